@@ -1,0 +1,141 @@
+"""Settings, read once from the environment (and an optional `.env` file) and passed in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Language = Literal["en", "nl"]
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message is one line that names the variable."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///handoff.db",
+        validation_alias=_env("HANDOFF_DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://…",
+    )
+    intake_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_env("HANDOFF_INTAKE_TOKENS"),
+        description="comma-separated name=token pairs; the name becomes the contact's source",
+    )
+    language: Language = Field("en", validation_alias=_env("HANDOFF_LANGUAGE"))
+    timezone: str = Field("Europe/Amsterdam", validation_alias=_env("HANDOFF_TIMEZONE"))
+    phone_region: str = Field(
+        "NL",
+        validation_alias=_env("HANDOFF_PHONE_REGION"),
+        description="region for phone numbers written without a country code",
+    )
+    public_url: str | None = Field(
+        None,
+        validation_alias=_env("HANDOFF_PUBLIC_URL"),
+        description="base URL used in links the API returns",
+    )
+    auto_migrate: bool = Field(True, validation_alias=_env("HANDOFF_AUTO_MIGRATE"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("HANDOFF_LOG_LEVEL")
+    )
+    outbox_max_attempts: int = Field(10, ge=1, le=100, validation_alias=_env("HANDOFF_OUTBOX_MAX_ATTEMPTS"))
+    outbox_lease_seconds: int = Field(
+        60, ge=5, le=3600, validation_alias=_env("HANDOFF_OUTBOX_LEASE_SECONDS")
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_contacts_channel: str | None = Field(None, validation_alias=_env("SLACK_CONTACTS_CHANNEL"))
+    slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+
+    microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
+    microsoft_app_password: SecretStr | None = Field(None, validation_alias=_env("MICROSOFT_APP_PASSWORD"))
+    microsoft_app_tenant_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_TENANT_ID"))
+    microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
+        "SingleTenant", validation_alias=_env("MICROSOFT_APP_TYPE")
+    )
+    teams_contacts_channel: str | None = Field(None, validation_alias=_env("TEAMS_CONTACTS_CHANNEL"))
+
+    @field_validator("intake_tokens", mode="before")
+    @classmethod
+    def _parse_tokens(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        tokens: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            name, sep, token = pair.partition("=")
+            if not sep or not name.strip() or not token.strip():
+                raise ValueError("expected name=token pairs separated by commas")
+            if len(token.strip()) < 16:
+                raise ValueError(f"the token for {name.strip()!r} is shorter than 16 characters")
+            tokens[name.strip()] = token.strip()
+        return tokens
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r}")
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def teams_configured(self) -> bool:
+        return self.microsoft_app_id is not None
+
+    def platform_status(self) -> dict[str, str | None]:
+        """Each platform → None when configured, else why it is not (for the start-up log)."""
+        slack = None
+        if not self.slack_bot_token:
+            slack = "SLACK_BOT_TOKEN is not set"
+        elif not (self.slack_signing_secret or self.slack_app_token):
+            slack = "neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN (Socket Mode) is set"
+        elif not self.slack_contacts_channel:
+            slack = "SLACK_CONTACTS_CHANNEL is not set"
+        teams = None if self.teams_configured else "MICROSOFT_APP_ID is not set"
+        return {"slack": slack, "teams": teams}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings or raise SettingsError with one line naming the variable; never echoes values."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        info = Settings.model_fields.get(field)
+        alias = info.validation_alias if info else None
+        name = alias.choices[0] if isinstance(alias, AliasChoices) else field.upper()
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"invalid setting {name}: {message}") from None

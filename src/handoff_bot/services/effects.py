@@ -1,0 +1,56 @@
+"""Which chat side effects follow from which timeline event: the one place that decides it."""
+
+from __future__ import annotations
+
+from handoff_bot.domain.events import EventKind, TimelineEvent
+from handoff_bot.services.ports import Effect, UnitOfWork
+
+CARD_POST = "card.post"
+CARD_REFRESH = "card.refresh"
+THREAD_NOTE = "thread.note"
+DM_QUESTION = "dm.question"
+DM_QUESTION_CLOSED = "dm.question_closed"
+DM_TRANSFER = "dm.transfer"
+
+# Events that change what the card shows and deserve a line in the customer's thread.
+_CARD_CHANGING = {
+    EventKind.CLAIMED,
+    EventKind.RELEASED,
+    EventKind.TRANSFERRED,
+    EventKind.RESOLVED,
+    EventKind.REOPENED,
+    EventKind.ASKED,
+    EventKind.ANSWERED,
+    EventKind.QUESTION_CANCELLED,
+}
+
+
+def contact_key(contact_id: int) -> str:
+    """Rows about one contact are delivered in order: the card exists before its thread lines."""
+    return f"contact:{contact_id}"
+
+
+def effects_of(event: TimelineEvent) -> list[Effect]:
+    assert event.id is not None, "effects refer to stored events"
+    key = contact_key(event.contact_id)
+    ref = {"contact_id": event.contact_id, "event_id": event.id}
+    if event.kind is EventKind.RECEIVED:
+        return [Effect(CARD_POST, {"contact_id": event.contact_id}, key)]
+    if event.kind not in _CARD_CHANGING:
+        return []
+    effects = [Effect(CARD_REFRESH, {"contact_id": event.contact_id}, key), Effect(THREAD_NOTE, ref, key)]
+    if event.kind is EventKind.TRANSFERRED:
+        effects.append(Effect(DM_TRANSFER, ref, key))
+    if event.kind is EventKind.ASKED:
+        effects.append(Effect(DM_QUESTION, {**ref, "question_id": event.data["question_id"]}, key))
+    if event.kind in (EventKind.ANSWERED, EventKind.QUESTION_CANCELLED):
+        effects.append(Effect(DM_QUESTION_CLOSED, {**ref, "question_id": event.data["question_id"]}, key))
+    return effects
+
+
+async def record(uow: UnitOfWork, event: TimelineEvent) -> TimelineEvent:
+    """Append the event to the timeline and enqueue its side effects, in the caller's transaction."""
+    stored = await uow.timeline.append(event)
+    for effect in effects_of(stored):
+        await uow.outbox.enqueue(effect)
+    return stored

@@ -1,0 +1,200 @@
+"""The outbox table: written inside use-case transactions, leased and settled by workers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from handoff_bot.services.ports import Clock, Effect, OutboxMessage
+from handoff_bot.storage.models import OutboxRow
+
+PENDING, DONE, DEAD = "pending", "done", "dead"
+ERROR_MAX = 2000
+
+
+class SqlOutboxWriter:
+    """The use cases' side: one row per configured platform for fan-out effects."""
+
+    def __init__(self, session: AsyncSession, platforms: Sequence[str], clock: Clock) -> None:
+        self.s, self.platforms, self.clock = session, tuple(platforms), clock
+        self.added = 0
+
+    async def enqueue(self, effect: Effect) -> None:
+        now = self.clock.now()
+        targets: Sequence[str | None] = self.platforms if effect.fan_out else (None,)
+        for platform in targets:
+            key = f"{platform}:{effect.key}" if platform and effect.key else effect.key
+            self.s.add(
+                OutboxRow(
+                    kind=effect.kind,
+                    platform=platform,
+                    payload=effect.payload,
+                    key=key,
+                    status=PENDING,
+                    due_at=effect.due_at or now,
+                    attempts=0,
+                    created_at=now,
+                )
+            )
+            self.added += 1
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A row as the CLI lists it."""
+
+    id: int
+    kind: str
+    platform: str | None
+    status: str
+    attempts: int
+    due_at: datetime
+    last_error: str | None
+    payload: dict[str, object]
+
+
+Completion = Callable[[AsyncSession], Awaitable[None]]
+
+
+class OutboxStore:
+    """The workers' side. Each method is its own short transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.sessions, self.clock = sessions, clock
+
+    async def lease(self, worker: str, limit: int, lease_for: timedelta) -> list[OutboxMessage]:
+        """Take up to `limit` due rows. A row waits while an earlier row with its key is pending."""
+        now = self.clock.now()
+        token = f"{worker}:{uuid.uuid4().hex[:12]}"
+        earlier = aliased(OutboxRow)
+        blocked = exists().where(
+            and_(earlier.key == OutboxRow.key, earlier.status == PENDING, earlier.id < OutboxRow.id)
+        )
+        query = (
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.status == PENDING,
+                OutboxRow.due_at <= now,
+                (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
+                ~blocked,
+            )
+            .order_by(OutboxRow.due_at, OutboxRow.id)
+            .limit(limit)
+            # Several workers on PostgreSQL: each skips rows another is leasing right now.
+            .with_for_update(skip_locked=True, of=OutboxRow)
+        )
+        async with self.sessions() as s, s.begin():
+            ids = list((await s.scalars(query)).all())
+            if not ids:
+                return []
+            await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids))
+                .values(leased_by=token, lease_until=now + lease_for, attempts=OutboxRow.attempts + 1)
+            )
+            rows = (
+                await s.scalars(
+                    select(OutboxRow).where(OutboxRow.id.in_(ids)).order_by(OutboxRow.due_at, OutboxRow.id)
+                )
+            ).all()
+            return [
+                OutboxMessage(r.id, r.kind, r.platform, dict(r.payload), r.key, r.attempts, r.due_at, token)
+                for r in rows
+            ]
+
+    async def complete(self, message: OutboxMessage, completion: Completion | None = None) -> bool:
+        """Mark done and apply the handler's bookkeeping in one transaction. False if already settled."""
+        async with self.sessions() as s, s.begin():
+            result = await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message.id, OutboxRow.status == PENDING)
+                .values(
+                    status=DONE,
+                    finished_at=self.clock.now(),
+                    leased_by=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                await s.rollback()
+                return False
+            if completion is not None:
+                await completion(s)
+            return True
+
+    async def retry(self, message: OutboxMessage, due_at: datetime, error: str) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message.id, OutboxRow.leased_by == message.lease)
+                .values(due_at=due_at, last_error=error[:ERROR_MAX], leased_by=None, lease_until=None)
+            )
+
+    async def dead(self, message: OutboxMessage, error: str) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message.id, OutboxRow.leased_by == message.lease)
+                .values(
+                    status=DEAD,
+                    last_error=error[:ERROR_MAX],
+                    finished_at=self.clock.now(),
+                    leased_by=None,
+                    lease_until=None,
+                )
+            )
+
+    async def requeue(self, row_id: int) -> bool:
+        """Give a dead (or waiting) row a fresh set of attempts, due now."""
+        async with self.sessions() as s, s.begin():
+            result = await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id, OutboxRow.status.in_([DEAD, PENDING]))
+                .values(
+                    status=PENDING,
+                    attempts=0,
+                    due_at=self.clock.now(),
+                    finished_at=None,
+                    leased_by=None,
+                    lease_until=None,
+                )
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def entries(self, *, dead: bool, limit: int = 100) -> list[OutboxEntry]:
+        status = [DEAD] if dead else [PENDING, DEAD]
+        async with self.sessions() as s:
+            rows = (
+                await s.scalars(
+                    select(OutboxRow).where(OutboxRow.status.in_(status)).order_by(OutboxRow.id).limit(limit)
+                )
+            ).all()
+        return [
+            OutboxEntry(
+                r.id, r.kind, r.platform, r.status, r.attempts, r.due_at, r.last_error, dict(r.payload)
+            )
+            for r in rows
+        ]
+
+    async def counts(self) -> dict[str, int]:
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(OutboxRow.status, func.count())
+                    .where(OutboxRow.status.in_([PENDING, DEAD]))
+                    .group_by(OutboxRow.status)
+                )
+            ).all()
+        found = {status: int(n) for status, n in rows}
+        return {PENDING: found.get(PENDING, 0), DEAD: found.get(DEAD, 0)}
+
+    async def next_due(self) -> datetime | None:
+        async with self.sessions() as s:
+            return await s.scalar(select(func.min(OutboxRow.due_at)).where(OutboxRow.status == PENDING))

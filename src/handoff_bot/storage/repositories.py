@@ -1,0 +1,414 @@
+"""Repositories: map rows to domain objects and back. They flush but never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff_bot.domain.contacts import Channel, Contact, ContactStatus
+from handoff_bot.domain.context import EarlierContact
+from handoff_bot.domain.customers import Customer, Identity, IdentityKind
+from handoff_bot.domain.errors import ConcurrentUpdate, NotFound
+from handoff_bot.domain.events import EventKind, TimelineEvent
+from handoff_bot.domain.people import Person
+from handoff_bot.domain.questions import Question, QuestionStatus
+from handoff_bot.storage.models import (
+    ContactRow,
+    CustomerIdentityRow,
+    CustomerRow,
+    PersonIdentityRow,
+    PersonRow,
+    QuestionRow,
+    TimelineRow,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def flush(session: AsyncSession, entity: str, key: object) -> None:
+    """Flush, turning a unique-key collision with a concurrent writer into ConcurrentUpdate."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConcurrentUpdate(entity=entity, key=key) from exc
+
+
+class SqlCustomers:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def _load(self, rows: Sequence[CustomerRow]) -> list[Customer]:
+        ids = [r.id for r in rows]
+        idents = (
+            await self.s.scalars(select(CustomerIdentityRow).where(CustomerIdentityRow.customer_id.in_(ids)))
+        ).all()
+        by_customer: dict[int, set[Identity]] = {i: set() for i in ids}
+        for row in idents:
+            by_customer[row.customer_id].add(Identity(IdentityKind(row.kind), row.value))
+        return [Customer(r.id, r.name, r.company, r.owner_id, by_customer[r.id]) for r in rows]
+
+    async def get(self, customer_id: int) -> Customer:
+        row = await self.s.get(CustomerRow, customer_id)
+        if row is None:
+            raise NotFound(entity="customer", key=customer_id)
+        return (await self._load([row]))[0]
+
+    async def find_by_identities(self, identities: Sequence[Identity]) -> list[Customer]:
+        if not identities:
+            return []
+        wanted = [(i.kind.value, i.value) for i in identities]
+        ids = select(CustomerIdentityRow.customer_id).where(
+            tuple_(CustomerIdentityRow.kind, CustomerIdentityRow.value).in_(wanted)
+        )
+        rows = (
+            await self.s.scalars(select(CustomerRow).where(CustomerRow.id.in_(ids)).order_by(CustomerRow.id))
+        ).all()
+        return await self._load(rows)
+
+    async def add(self, customer: Customer) -> Customer:
+        row = CustomerRow(
+            name=customer.name, company=customer.company, owner_id=customer.owner_id, created_at=_now()
+        )
+        self.s.add(row)
+        await flush(self.s, "customer", None)
+        customer.id = row.id
+        await self._add_identities(row.id, customer.identities)
+        return customer
+
+    async def save(self, customer: Customer) -> None:
+        assert customer.id is not None
+        row = await self.s.get(CustomerRow, customer.id)
+        if row is None:
+            raise NotFound(entity="customer", key=customer.id)
+        row.name, row.company, row.owner_id = customer.name, customer.company, customer.owner_id
+        existing = {
+            (r.kind, r.value)
+            for r in (
+                await self.s.scalars(
+                    select(CustomerIdentityRow).where(CustomerIdentityRow.customer_id == customer.id)
+                )
+            ).all()
+        }
+        await self._add_identities(
+            customer.id, {i for i in customer.identities if (i.kind.value, i.value) not in existing}
+        )
+
+    async def _add_identities(self, customer_id: int, identities: set[Identity]) -> None:
+        for identity in sorted(identities, key=lambda i: (i.kind.value, i.value)):
+            self.s.add(
+                CustomerIdentityRow(customer_id=customer_id, kind=identity.kind.value, value=identity.value)
+            )
+        await flush(self.s, "customer_identity", customer_id)
+
+
+def _contact(row: ContactRow) -> Contact:
+    return Contact(
+        id=row.id,
+        customer_id=row.customer_id,
+        channel=Channel(row.channel),
+        subject=row.subject,
+        body=row.body,
+        received_at=row.received_at,
+        source=row.source,
+        external_id=row.external_id,
+        status=ContactStatus(row.status),
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        resolved_by=row.resolved_by,
+        resolved_at=row.resolved_at,
+        outcome=row.outcome,
+        version=row.version,
+    )
+
+
+class SqlContacts:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def get(self, contact_id: int) -> Contact:
+        row = await self.s.get(ContactRow, contact_id, populate_existing=True)
+        if row is None:
+            raise NotFound(entity="contact", key=contact_id)
+        return _contact(row)
+
+    async def by_external_id(self, source: str, external_id: str) -> Contact | None:
+        row = await self.s.scalar(
+            select(ContactRow).where(ContactRow.source == source, ContactRow.external_id == external_id)
+        )
+        return _contact(row) if row else None
+
+    async def add(self, contact: Contact) -> Contact:
+        row = ContactRow(
+            customer_id=contact.customer_id,
+            channel=contact.channel.value,
+            subject=contact.subject,
+            body=contact.body,
+            received_at=contact.received_at,
+            source=contact.source,
+            external_id=contact.external_id,
+            status=contact.status.value,
+            version=1,
+            created_at=_now(),
+        )
+        self.s.add(row)
+        await flush(self.s, "contact", (contact.source, contact.external_id))
+        contact.id, contact.version = row.id, row.version
+        return contact
+
+    async def save(self, contact: Contact) -> None:
+        # The version check is the database-side guard: of concurrent writers only one matches.
+        result = await self.s.execute(
+            update(ContactRow)
+            .where(ContactRow.id == contact.id, ContactRow.version == contact.version)
+            .values(
+                status=contact.status.value,
+                claimed_by=contact.claimed_by,
+                claimed_at=contact.claimed_at,
+                resolved_by=contact.resolved_by,
+                resolved_at=contact.resolved_at,
+                outcome=contact.outcome,
+                subject=contact.subject,
+                body=contact.body,
+                version=contact.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(entity="contact", key=contact.id)
+        contact.version += 1
+
+    async def earlier_for_customer(
+        self, customer_id: int, before_contact_id: int, limit: int
+    ) -> list[EarlierContact]:
+        rows = (
+            await self.s.scalars(
+                select(ContactRow)
+                .where(ContactRow.customer_id == customer_id, ContactRow.id < before_contact_id)
+                .order_by(ContactRow.received_at.desc(), ContactRow.id.desc())
+                .limit(limit)
+            )
+        ).all()
+        return [
+            EarlierContact(
+                r.id,
+                r.received_at,
+                Channel(r.channel),
+                r.subject,
+                ContactStatus(r.status),
+                r.resolved_by or r.claimed_by,
+                r.resolved_at,
+                r.outcome,
+            )
+            for r in rows
+        ]
+
+    async def count_for_customer(self, customer_id: int, before_contact_id: int) -> int:
+        return int(
+            await self.s.scalar(
+                select(func.count())
+                .select_from(ContactRow)
+                .where(ContactRow.customer_id == customer_id, ContactRow.id < before_contact_id)
+            )
+            or 0
+        )
+
+    async def page(self, status: ContactStatus | None, limit: int, before_id: int | None) -> list[Contact]:
+        query = select(ContactRow).order_by(ContactRow.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(ContactRow.status == status.value)
+        if before_id is not None:
+            query = query.where(ContactRow.id < before_id)
+        return [_contact(r) for r in (await self.s.scalars(query)).all()]
+
+
+class SqlPeople:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def _load(self, rows: Sequence[PersonRow]) -> list[Person]:
+        ids = [r.id for r in rows]
+        idents = (
+            await self.s.scalars(select(PersonIdentityRow).where(PersonIdentityRow.person_id.in_(ids)))
+        ).all()
+        by_person: dict[int, dict[str, str]] = {i: {} for i in ids}
+        for ident in idents:
+            by_person[ident.person_id][ident.platform] = ident.user_id
+        return [Person(r.id, r.display_name, r.email, r.location, by_person[r.id]) for r in rows]
+
+    async def get(self, person_id: int) -> Person:
+        row = await self.s.get(PersonRow, person_id)
+        if row is None:
+            raise NotFound(entity="person", key=person_id)
+        return (await self._load([row]))[0]
+
+    async def get_many(self, person_ids: Sequence[int]) -> dict[int, Person]:
+        if not person_ids:
+            return {}
+        rows = (await self.s.scalars(select(PersonRow).where(PersonRow.id.in_(person_ids)))).all()
+        return {p.id: p for p in await self._load(rows) if p.id is not None}
+
+    async def by_email(self, email: str) -> Person | None:
+        row = await self.s.scalar(select(PersonRow).where(PersonRow.email == email.lower()))
+        return (await self._load([row]))[0] if row else None
+
+    async def by_identity(self, platform: str, user_id: str) -> Person | None:
+        row = await self.s.scalar(
+            select(PersonRow)
+            .join(PersonIdentityRow)
+            .where(PersonIdentityRow.platform == platform, PersonIdentityRow.user_id == user_id)
+        )
+        return (await self._load([row]))[0] if row else None
+
+    async def all(self) -> list[Person]:
+        rows = (await self.s.scalars(select(PersonRow).order_by(PersonRow.display_name))).all()
+        return await self._load(rows)
+
+    async def add(self, person: Person) -> Person:
+        row = PersonRow(
+            display_name=person.display_name, email=person.email, location=person.location, created_at=_now()
+        )
+        self.s.add(row)
+        await flush(self.s, "person", person.email)
+        person.id = row.id
+        await self._sync_identities(person)
+        return person
+
+    async def save(self, person: Person) -> None:
+        row = await self.s.get(PersonRow, person.id)
+        if row is None:
+            raise NotFound(entity="person", key=person.id)
+        row.display_name, row.email, row.location = person.display_name, person.email, person.location
+        await self._sync_identities(person)
+
+    async def _sync_identities(self, person: Person) -> None:
+        assert person.id is not None
+        rows = {
+            r.platform: r
+            for r in (
+                await self.s.scalars(
+                    select(PersonIdentityRow).where(PersonIdentityRow.person_id == person.id)
+                )
+            ).all()
+        }
+        for platform, user_id in sorted(person.identities.items()):
+            if platform in rows:
+                rows[platform].user_id = user_id
+            else:
+                self.s.add(PersonIdentityRow(person_id=person.id, platform=platform, user_id=user_id))
+        await flush(self.s, "person_identity", person.id)
+
+
+def _question(row: QuestionRow) -> Question:
+    return Question(
+        id=row.id,
+        contact_id=row.contact_id,
+        asker_id=row.asker_id,
+        colleague_id=row.colleague_id,
+        text=row.text,
+        asked_at=row.asked_at,
+        status=QuestionStatus(row.status),
+        answer=row.answer,
+        answered_by=row.answered_by,
+        answered_at=row.answered_at,
+        version=row.version,
+    )
+
+
+class SqlQuestions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def get(self, question_id: int) -> Question:
+        row = await self.s.get(QuestionRow, question_id, populate_existing=True)
+        if row is None:
+            raise NotFound(entity="question", key=question_id)
+        return _question(row)
+
+    async def add(self, question: Question) -> Question:
+        row = QuestionRow(
+            contact_id=question.contact_id,
+            asker_id=question.asker_id,
+            colleague_id=question.colleague_id,
+            text=question.text,
+            status=question.status.value,
+            asked_at=question.asked_at,
+            version=1,
+        )
+        self.s.add(row)
+        await flush(self.s, "question", None)
+        question.id = row.id
+        return question
+
+    async def save(self, question: Question) -> None:
+        result = await self.s.execute(
+            update(QuestionRow)
+            .where(QuestionRow.id == question.id, QuestionRow.version == question.version)
+            .values(
+                status=question.status.value,
+                answer=question.answer,
+                answered_by=question.answered_by,
+                answered_at=question.answered_at,
+                text=question.text,
+                version=question.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(entity="question", key=question.id)
+        question.version += 1
+
+    async def for_contact(self, contact_id: int) -> list[Question]:
+        rows = (
+            await self.s.scalars(
+                select(QuestionRow).where(QuestionRow.contact_id == contact_id).order_by(QuestionRow.id)
+            )
+        ).all()
+        return [_question(r) for r in rows]
+
+    async def open_for(self, colleague_id: int) -> list[Question]:
+        rows = (
+            await self.s.scalars(
+                select(QuestionRow)
+                .where(
+                    QuestionRow.colleague_id == colleague_id, QuestionRow.status == QuestionStatus.OPEN.value
+                )
+                .order_by(QuestionRow.id)
+            )
+        ).all()
+        return [_question(r) for r in rows]
+
+
+class SqlTimeline:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+        self.appended: list[TimelineEvent] = []
+
+    async def append(self, event: TimelineEvent) -> TimelineEvent:
+        row = TimelineRow(
+            contact_id=event.contact_id,
+            kind=event.kind.value,
+            actor_id=event.actor_id,
+            at=event.at,
+            data=event.data,
+        )
+        self.s.add(row)
+        await flush(self.s, "timeline_event", event.contact_id)
+        stored = TimelineEvent(event.contact_id, event.kind, event.at, event.actor_id, event.data, row.id)
+        self.appended.append(stored)
+        return stored
+
+    async def for_contact(self, contact_id: int) -> list[TimelineEvent]:
+        rows = (
+            await self.s.scalars(
+                select(TimelineRow)
+                .where(TimelineRow.contact_id == contact_id)
+                .order_by(TimelineRow.at, TimelineRow.id)
+            )
+        ).all()
+        return [TimelineEvent(r.contact_id, EventKind(r.kind), r.at, r.actor_id, r.data, r.id) for r in rows]
