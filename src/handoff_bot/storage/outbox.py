@@ -129,12 +129,22 @@ class OutboxStore:
                 await completion(s)
             return True
 
-    async def retry(self, message: OutboxMessage, due_at: datetime, error: str) -> None:
+    async def retry(
+        self, message: OutboxMessage, due_at: datetime, error: str, *, refund: bool = False
+    ) -> None:
+        """Try again at `due_at`. `refund`: this try does not count towards dead-lettering (rate limits)."""
+        attempts = OutboxRow.attempts - 1 if refund else OutboxRow.attempts
         async with self.sessions() as s, s.begin():
             await s.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id == message.id, OutboxRow.leased_by == message.lease)
-                .values(due_at=due_at, last_error=error[:ERROR_MAX], leased_by=None, lease_until=None)
+                .values(
+                    due_at=due_at,
+                    last_error=error[:ERROR_MAX],
+                    leased_by=None,
+                    lease_until=None,
+                    attempts=attempts,
+                )
             )
 
     async def dead(self, message: OutboxMessage, error: str) -> None:

@@ -1,0 +1,94 @@
+"""The composition root: the one place where settings, storage, routes and the worker meet."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from handoff_bot import keys
+from handoff_bot.clock import SystemClock
+from handoff_bot.config import Settings
+from handoff_bot.intake import api, health
+from handoff_bot.metrics import Metrics
+from handoff_bot.outbox.worker import Handlers, OutboxWorker
+from handoff_bot.services.ports import Clock, Committed
+from handoff_bot.storage.db import create_engine, session_factory
+from handoff_bot.storage.migrate import upgrade_database
+from handoff_bot.storage.outbox import OutboxStore
+from handoff_bot.storage.uow import SqlUnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+def configured_platforms(settings: Settings) -> tuple[str, ...]:
+    return tuple(name for name, why_not in settings.platform_status().items() if why_not is None)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    handlers: Handlers | None = None,
+    run_worker: bool = True,
+) -> web.Application:
+    """Build the aiohttp app. Engines, clients and the worker start in cleanup contexts, not here."""
+    app = web.Application(client_max_size=api.MAX_BODY + 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or SystemClock()
+    app[keys.METRICS] = Metrics()
+    app[keys.HANDLERS] = handlers or Handlers()
+    app.cleanup_ctx.append(_database)
+    if run_worker:
+        app.cleanup_ctx.append(_worker)
+    health.register(app)
+    api.register(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    engine = create_engine(settings.database_url)
+    if settings.auto_migrate:
+        await upgrade_database(engine)
+    sessions = session_factory(engine)
+    platforms = configured_platforms(settings)
+    app[keys.ENGINE] = engine
+    app[keys.UOW] = SqlUnitOfWorkFactory(
+        sessions, platforms=platforms, clock=app[keys.CLOCK], listeners=[app[keys.METRICS].on_commit]
+    )
+    app[keys.OUTBOX] = OutboxStore(sessions, app[keys.CLOCK])
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    worker = OutboxWorker(
+        app[keys.OUTBOX],
+        app[keys.HANDLERS],
+        app[keys.CLOCK],
+        max_attempts=settings.outbox_max_attempts,
+        lease_seconds=settings.outbox_lease_seconds,
+        metrics=app[keys.METRICS],
+    )
+    app[keys.WORKER] = worker
+
+    def wake_on_outbox(committed: Committed) -> None:
+        if committed.outbox_rows:
+            worker.wake()
+
+    app[keys.UOW].listeners.append(wake_on_outbox)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)

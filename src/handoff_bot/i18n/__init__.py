@@ -1,0 +1,1 @@
+"""The message catalogue: every user-facing text, in English and Dutch."""

@@ -1,0 +1,1 @@
+"""Ways contacts come in: the HTTP API (and, later, email)."""

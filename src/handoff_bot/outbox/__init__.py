@@ -1,0 +1,1 @@
+"""Delivery of outbox rows (chat side effects and timers) by workers."""

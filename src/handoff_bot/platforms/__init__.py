@@ -1,0 +1,1 @@
+"""Chat platforms (Slack, Teams): neutral card views, renderers, listeners and clients."""
