@@ -7,16 +7,25 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from handoff_bot import keys
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import Settings
+from handoff_bot.i18n.catalogue import Catalogue
 from handoff_bot.intake import api, health
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
+from handoff_bot.platforms.slack import app as slack_app
+from handoff_bot.platforms.slack.client import SlackClient
+from handoff_bot.platforms.slack.delivery import SlackDelivery
+from handoff_bot.platforms.slack.deps import SlackDeps
+from handoff_bot.platforms.slack.people import SlackPeople
 from handoff_bot.services.ports import Clock, Committed
+from handoff_bot.storage.chat_messages import ChatMessages
 from handoff_bot.storage.db import create_engine, session_factory
+from handoff_bot.storage.dedupe import EventLedger
 from handoff_bot.storage.migrate import upgrade_database
 from handoff_bot.storage.outbox import OutboxStore
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
@@ -42,11 +51,74 @@ def build_app(
     app[keys.METRICS] = Metrics()
     app[keys.HANDLERS] = handlers or Handlers()
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_slack)
     if run_worker:
         app.cleanup_ctx.append(_worker)
     health.register(app)
     api.register(app)
+    app.router.add_post("/slack/events", slack_events)
     return app
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    bolt = request.app.get(keys.SLACK)
+    if bolt is None:
+        why = request.app[keys.SETTINGS].platform_status()["slack"]
+        return web.json_response({"title": "Slack is not configured", "detail": why}, status=404)
+    return await slack_app.events_route(lambda: bolt)(request)
+
+
+async def _slack(app: web.Application) -> AsyncIterator[None]:
+    """Slack listeners and delivery, when configured; Socket Mode when an app token is set."""
+    settings = app[keys.SETTINGS]
+    if settings.platform_status()["slack"] is not None:
+        yield
+        return
+    assert settings.slack_bot_token is not None and settings.slack_contacts_channel is not None
+    sessions = app[keys.UOW].sessions
+    catalogue = Catalogue(settings.language)
+    # One HTTP session for every Web API call (slack_sdk would otherwise open one per request).
+    http = aiohttp.ClientSession()
+    web_client = slack_app.web_client(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, http
+    )
+    client = SlackClient(web_client)
+    messages = ChatMessages(sessions)
+    deps = SlackDeps(
+        uow=app[keys.UOW],
+        clock=app[keys.CLOCK],
+        catalogue=catalogue,
+        tz=settings.tz,
+        client=client,
+        people=SlackPeople(client, app[keys.UOW]),
+        messages=messages,
+        channel=settings.slack_contacts_channel,
+        region=settings.phone_region,
+    )
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    bolt = slack_app.build_bolt(
+        deps, web=web_client, signing_secret=secret, ledger=EventLedger(sessions), sessions=sessions
+    )
+    app[keys.SLACK] = bolt
+    app[keys.HANDLERS].add_platform(
+        "slack",
+        SlackDelivery(
+            client, app[keys.UOW], messages, catalogue, settings.tz, settings.slack_contacts_channel
+        ),
+    )
+    socket = None
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+        await socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("slack: connected in Socket Mode")
+    try:
+        yield
+    finally:
+        if socket is not None:
+            await socket.close_async()  # type: ignore[no-untyped-call]
+        await http.close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff_bot.config import Settings
@@ -20,3 +21,4 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 UOW = web.AppKey("uow", SqlUnitOfWorkFactory)
 OUTBOX = web.AppKey("outbox", OutboxStore)
 WORKER = web.AppKey("worker", OutboxWorker)
+SLACK = web.AppKey("slack", AsyncApp)

@@ -74,11 +74,12 @@ async def receive_contact(
     subject = clean_text(cmd.subject, single_line=True)[:SUBJECT_MAX]
     body = clean_text(cmd.body)
     received_at = cmd.received_at or clock.now()
+    external_id = clean_text(cmd.external_id, single_line=True) or None if cmd.external_id else None
 
     async def attempt() -> Received:
         async with uow() as tx:
-            if cmd.external_id:
-                existing = await tx.contacts.by_external_id(cmd.source, cmd.external_id)
+            if external_id:
+                existing = await tx.contacts.by_external_id(cmd.source, external_id)
                 if existing is not None:
                     return Received(existing, created=False)
             candidates = await tx.customers.find_by_identities(sorted(identities, key=str))
@@ -100,7 +101,7 @@ async def receive_contact(
                     body=body,
                     received_at=received_at,
                     source=cmd.source,
-                    external_id=cmd.external_id,
+                    external_id=external_id,
                 )
             )
             await record(tx, contact.received())

@@ -8,6 +8,7 @@ from handoff_bot.services.ports import Effect, UnitOfWork
 CARD_POST = "card.post"
 CARD_REFRESH = "card.refresh"
 THREAD_NOTE = "thread.note"
+THREAD_OWNER = "thread.owner"  # tells the relationship owner their customer is back
 DM_QUESTION = "dm.question"
 DM_QUESTION_CLOSED = "dm.question_closed"
 DM_TRANSFER = "dm.transfer"
@@ -35,7 +36,8 @@ def effects_of(event: TimelineEvent) -> list[Effect]:
     key = contact_key(event.contact_id)
     ref = {"contact_id": event.contact_id, "event_id": event.id}
     if event.kind is EventKind.RECEIVED:
-        return [Effect(CARD_POST, {"contact_id": event.contact_id}, key)]
+        first = {"contact_id": event.contact_id}
+        return [Effect(CARD_POST, first, key), Effect(THREAD_OWNER, first, key)]
     if event.kind not in _CARD_CHANGING:
         return []
     effects = [Effect(CARD_REFRESH, {"contact_id": event.contact_id}, key), Effect(THREAD_NOTE, ref, key)]

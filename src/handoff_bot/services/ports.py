@@ -90,12 +90,19 @@ class OutboxWriter(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Leaving the `async with` block without `commit()` rolls back."""
 
-    customers: CustomerRepository
-    contacts: ContactRepository
-    people: PersonRepository
-    questions: QuestionRepository
-    timeline: TimelineRepository
-    outbox: OutboxWriter
+    # Read-only members, so an implementation may narrow them to its own repository classes.
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def contacts(self) -> ContactRepository: ...
+    @property
+    def people(self) -> PersonRepository: ...
+    @property
+    def questions(self) -> QuestionRepository: ...
+    @property
+    def timeline(self) -> TimelineRepository: ...
+    @property
+    def outbox(self) -> OutboxWriter: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -147,3 +147,11 @@ class ChatMessageRow(Base):
     message_id: Mapped[str] = mapped_column(String(300))
     thread_id: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
+
+
+class ProcessedEventRow(Base):
+    """Platform event ids already handled: Slack retries an event up to three times."""
+
+    __tablename__ = "processed_events"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime]

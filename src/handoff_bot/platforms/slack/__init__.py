@@ -1,0 +1,1 @@
+"""Slack: bolt app, listeners, action codec, Block Kit renderer, Web API client, outbox delivery."""

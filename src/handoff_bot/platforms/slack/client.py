@@ -1,0 +1,130 @@
+"""The Slack Web API as the outbox sees it: every failure becomes retry-later or permanent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handoff_bot.outbox.errors import PermanentFailure, RetryLater
+
+log = logging.getLogger(__name__)
+
+# What an operator must do when Slack refuses for good; retrying cannot help with these.
+FIXES = {
+    "channel_not_found": "check SLACK_CONTACTS_CHANNEL: the channel id does not exist for this bot",
+    "not_in_channel": "invite the bot to the channel (/invite @Handoff)",
+    "is_archived": "the channel is archived; unarchive it or set SLACK_CONTACTS_CHANNEL to another channel",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid; reinstall the app and copy the new token",
+    "not_authed": "SLACK_BOT_TOKEN is missing",
+    "account_inactive": "the bot's token belongs to a deactivated app or user; reinstall the app",
+    "token_revoked": "the bot's token was revoked; reinstall the app",
+    "missing_scope": "the app lacks a scope; update it from manifests/slack/manifest.yaml and reinstall",
+    "no_permission": "the bot lacks permission in this channel",
+    "restricted_action": "a workspace setting prevents the bot from posting here",
+    "invalid_blocks": "the message was malformed (a bug: please report it with this outbox row)",
+    "msg_blocks_too_long": "the message was too long (a bug: please report it with this outbox row)",
+    "message_not_found": "the message to update no longer exists in Slack",
+    "cant_update_message": "the bot may only update its own messages",
+    "user_not_found": "the Slack user no longer exists",
+    "user_disabled": "the Slack user is deactivated",
+    "cannot_dm_bot": "a bot cannot be sent a DM",
+}
+MAX_PAUSE = 30.0
+
+
+class SlackClient:
+    """A thin wrapper: one AsyncWebClient, per-channel pauses after 429, errors in outbox terms."""
+
+    def __init__(self, web: AsyncWebClient) -> None:
+        self.web = web
+        self._paused_until: dict[str, float] = {}
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        # Slack limits posting per channel and everything else per method.
+        lane = f"{method}:{params['channel']}" if method == "chat.postMessage" else method
+        async with self._paced(lane):
+            try:
+                # slack_sdk's typed methods pick the encoding Slack expects for each method.
+                response = await getattr(self.web, method.replace(".", "_"))(**params)
+            except SlackApiError as exc:
+                raise self._translate(method, lane, exc) from exc
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise RetryLater(f"slack {method}: {type(exc).__name__}") from exc
+        data = response.data
+        assert isinstance(data, dict)
+        return data
+
+    async def history_has(
+        self,
+        channel: str,
+        event_type: str,
+        match: dict[str, Any],
+        *,
+        thread_ts: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any] | None:
+        """Find a message we posted earlier by its metadata (after a crash lost our record of it)."""
+        if thread_ts:
+            data = await self.call(
+                "conversations.replies", channel=channel, ts=thread_ts, limit=limit, include_all_metadata=True
+            )
+        else:
+            data = await self.call(
+                "conversations.history", channel=channel, limit=limit, include_all_metadata=True
+            )
+        for message in data.get("messages", []):
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == event_type and all(
+                payload.get(k) == v for k, v in match.items()
+            ):
+                return dict(message)
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _paced(self, lane: str) -> AsyncIterator[None]:
+        """After a 429, every call in that lane waits out Slack's Retry-After instead of piling on."""
+        wait = self._paused_until.get(lane, 0.0) - time.monotonic()
+        if wait > MAX_PAUSE:
+            raise RetryLater(f"slack {lane} is rate limited", retry_after=wait, counts=False)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        yield
+
+    def _translate(self, method: str, lane: str, exc: SlackApiError) -> Exception:
+        status = getattr(exc.response, "status_code", 200)
+        error = str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429 or error == "ratelimited":
+            retry_after = _retry_after(exc.response.headers)
+            self._paused_until[lane] = time.monotonic() + retry_after
+            return RetryLater(f"slack {method}: rate limited", retry_after=retry_after, counts=False)
+        if status >= 500 or error in {
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        }:
+            return RetryLater(f"slack {method}: HTTP {status} {error}".strip())
+        fix = FIXES.get(error)
+        if fix is not None:
+            return PermanentFailure(f"slack {method} failed with {error}: {fix}")
+        return PermanentFailure(f"slack {method} failed with {error or f'HTTP {status}'}")
+
+
+def _retry_after(headers: Any) -> float:
+    for name in ("Retry-After", "retry-after"):
+        value = headers.get(name) if headers else None
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is not None:
+            with contextlib.suppress(ValueError):
+                return max(0.0, float(value))
+    return 1.0

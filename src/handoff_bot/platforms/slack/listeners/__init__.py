@@ -1,0 +1,1 @@
+"""Thin Slack listeners: verify/ack, decode, one service call, show the outcome."""

@@ -1,0 +1,172 @@
+"""Buttons on a contact card, and the modals they open (ask, transfer, resolve)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from handoff_bot.domain.errors import DomainError
+from handoff_bot.platforms.slack import modals
+from handoff_bot.platforms.slack.actions import ActionId, ViewId, contact_ref, decode
+from handoff_bot.platforms.slack.deps import SlackDeps
+from handoff_bot.services.commands import (
+    AskQuestion,
+    ClaimContact,
+    ReleaseContact,
+    ReopenContact,
+    ResolveContact,
+    TransferContact,
+)
+from handoff_bot.services.contacts import (
+    claim_contact,
+    release_contact,
+    reopen_contact,
+    resolve_contact,
+    transfer_contact,
+)
+from handoff_bot.services.questions import ask_question
+from handoff_bot.services.views import contact_details
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return channel, (body.get("user") or {}).get("id")
+
+
+def _contact_id(body: dict[str, Any]) -> int | None:
+    actions = body.get("actions") or [{}]
+    return decode(actions[0].get("value"), "c")
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    async def handle_claim_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await _direct(
+            deps,
+            body,
+            lambda contact_id, person_id: claim_contact(
+                ClaimContact(contact_id, person_id), uow=deps.uow, clock=deps.clock
+            ),
+        )
+
+    async def handle_release_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await _direct(
+            deps,
+            body,
+            lambda contact_id, person_id: release_contact(
+                ReleaseContact(contact_id, person_id), uow=deps.uow, clock=deps.clock
+            ),
+        )
+
+    async def handle_reopen_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await _direct(
+            deps,
+            body,
+            lambda contact_id, person_id: reopen_contact(
+                ReopenContact(contact_id, person_id), uow=deps.uow, clock=deps.clock
+            ),
+        )
+
+    async def open_modal(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        contact_id = _contact_id(body)
+        if contact_id is None:
+            return
+        action_id = (body.get("actions") or [{}])[0].get("action_id")
+        try:
+            details = await contact_details(contact_id, uow=deps.uow)
+        except DomainError as error:
+            channel, user = _where(body)
+            await deps.ephemeral(channel, user, await deps.explain(error))
+            return
+        header = deps.builder.header(details)
+        ref = contact_ref(contact_id)
+        view = {
+            ActionId.CONTACT_ASK: modals.ask_modal,
+            ActionId.CONTACT_TRANSFER: modals.transfer_modal,
+            ActionId.CONTACT_RESOLVE: modals.resolve_modal,
+        }[ActionId(action_id)](deps.catalogue, header, ref)
+        await deps.client.call("views.open", trigger_id=body["trigger_id"], view=view)
+
+    async def handle_ask_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        contact_id = decode(view.get("private_metadata"), "c")
+        got = modals.values(view)
+        question = (got.get("question") or "").strip()
+        if contact_id is None or not got.get("colleague") or not question:
+            await ack(response_action="errors", errors={"question": deps.catalogue.t("modal.required")})
+            return
+        asker = await deps.people.person(body["user"]["id"])
+        colleague = await deps.people.person(str(got["colleague"]))
+        assert asker.id is not None and colleague.id is not None
+        try:
+            await ask_question(
+                AskQuestion(contact_id, asker.id, colleague.id, question), uow=deps.uow, clock=deps.clock
+            )
+        except DomainError as error:
+            await ack(response_action="errors", errors={"colleague": await deps.explain(error)})
+            return
+        await ack()
+
+    async def handle_transfer_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        contact_id = decode(view.get("private_metadata"), "c")
+        got = modals.values(view)
+        if contact_id is None or not got.get("colleague"):
+            await ack(response_action="errors", errors={"colleague": deps.catalogue.t("modal.required")})
+            return
+        person = await deps.people.person(body["user"]["id"])
+        target = await deps.people.person(str(got["colleague"]))
+        assert person.id is not None and target.id is not None
+        try:
+            await transfer_contact(
+                TransferContact(contact_id, person.id, target.id, got.get("note") or ""),
+                uow=deps.uow,
+                clock=deps.clock,
+            )
+        except DomainError as error:
+            await ack(response_action="errors", errors={"colleague": await deps.explain(error)})
+            return
+        await ack()
+
+    async def handle_resolve_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        contact_id = decode(view.get("private_metadata"), "c")
+        if contact_id is None:
+            await ack()
+            return
+        person = await deps.people.person(body["user"]["id"])
+        assert person.id is not None
+        try:
+            await resolve_contact(
+                ResolveContact(contact_id, person.id, modals.values(view).get("outcome")),
+                uow=deps.uow,
+                clock=deps.clock,
+            )
+        except DomainError as error:
+            await ack(response_action="errors", errors={"outcome": await deps.explain(error)})
+            return
+        await ack()
+
+    app.action(ActionId.CONTACT_CLAIM.value)(handle_claim_click)
+    app.action(ActionId.CONTACT_RELEASE.value)(handle_release_click)
+    app.action(ActionId.CONTACT_REOPEN.value)(handle_reopen_click)
+    for action in (ActionId.CONTACT_ASK, ActionId.CONTACT_TRANSFER, ActionId.CONTACT_RESOLVE):
+        app.action(action.value)(open_modal)
+    app.view(ViewId.ASK.value)(handle_ask_submit)
+    app.view(ViewId.TRANSFER.value)(handle_transfer_submit)
+    app.view(ViewId.RESOLVE.value)(handle_resolve_submit)
+
+
+async def _direct(deps: SlackDeps, body: dict[str, Any], change: Any) -> None:
+    """A one-click change: the card update arrives through the outbox; only refusals are told here."""
+    contact_id = _contact_id(body)
+    channel, user = _where(body)
+    if contact_id is None or user is None:
+        return
+    person = await deps.people.person(user)
+    assert person.id is not None
+    try:
+        await change(contact_id, person.id)
+    except DomainError as error:
+        await deps.ephemeral(channel, user, await deps.explain(error))

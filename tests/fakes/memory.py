@@ -1,0 +1,447 @@
+"""An in-memory unit of work for fast service tests: dict tables with the SQL store's guarantees.
+
+What the SQL adapter guarantees, this one does too, so a service test here means the same thing:
+- changes are visible to other units of work only after `commit()`; leaving without it discards them;
+- `save` of a contact or question is guarded by its version (ConcurrentUpdate on a lost race),
+  re-checked at commit against whatever others committed meanwhile;
+- unique keys: (source, external_id) of contacts, (kind, value) of customer identities,
+  a person's email and (platform, user_id);
+- the outbox fans `fan_out` effects out to one row per platform, keyed like SqlOutboxWriter.
+Objects handed out are copies: mutating one without `save` changes nothing stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from handoff_bot.domain.contacts import Contact, ContactStatus
+from handoff_bot.domain.context import EarlierContact
+from handoff_bot.domain.customers import Customer, Identity
+from handoff_bot.domain.errors import ConcurrentUpdate, NotFound
+from handoff_bot.domain.events import TimelineEvent
+from handoff_bot.domain.people import Person
+from handoff_bot.domain.questions import Question, QuestionStatus
+from handoff_bot.services.ports import Clock, Committed, Effect
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One row as SqlOutboxWriter would insert it."""
+
+    kind: str
+    platform: str | None
+    payload: dict[str, Any]
+    key: str | None
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """What one committed unit of work wrote to the timeline and the outbox."""
+
+    events: tuple[TimelineEvent, ...]
+    effects: tuple[Effect, ...]
+    rows: tuple[OutboxRow, ...]
+
+
+@dataclass
+class MemoryState:
+    """The committed 'database' shared by every unit of work of one factory."""
+
+    customers: dict[int, Customer] = field(default_factory=dict)
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    people: dict[int, Person] = field(default_factory=dict)
+    questions: dict[int, Question] = field(default_factory=dict)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+    commits: list[CommitRecord] = field(default_factory=list)
+    # Like database sequences: ids handed out by a rolled-back transaction are not reused.
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class _Versioned:
+    """Pending writes of one table with a version column, checked at save and again at commit."""
+
+    def __init__(self, entity: str) -> None:
+        self.entity = entity
+        self.read_versions: dict[int, int] = {}
+
+    def check_save(self, key: int, current: int, offered: int) -> None:
+        if offered != current:
+            raise ConcurrentUpdate(entity=self.entity, key=key)
+        self.read_versions.setdefault(key, current)
+
+    def check_commit(self, committed: dict[int, Any]) -> None:
+        for key, version in self.read_versions.items():
+            if key in committed and committed[key].version != version:
+                raise ConcurrentUpdate(entity=self.entity, key=key)
+
+
+class MemoryCustomers:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self.pending: dict[int, Customer] = {}
+
+    def _view(self) -> dict[int, Customer]:
+        return {**self._state.customers, **self.pending}
+
+    async def get(self, customer_id: int) -> Customer:
+        found = self._view().get(customer_id)
+        if found is None:
+            raise NotFound(entity="customer", key=customer_id)
+        return copy.deepcopy(found)
+
+    async def find_by_identities(self, identities: Sequence[Identity]) -> list[Customer]:
+        wanted = set(identities)
+        return [copy.deepcopy(c) for _, c in sorted(self._view().items()) if c.identities & wanted]
+
+    async def add(self, customer: Customer) -> Customer:
+        customer.id = next(self._state.ids)
+        self._write(customer)
+        return customer
+
+    async def save(self, customer: Customer) -> None:
+        assert customer.id is not None
+        stored = self._view().get(customer.id)
+        if stored is None:
+            raise NotFound(entity="customer", key=customer.id)
+        # Like the SQL store, saving adds identities and never removes one.
+        self._write(replace(copy.deepcopy(customer), identities=stored.identities | customer.identities))
+
+    def _write(self, customer: Customer) -> None:
+        assert customer.id is not None
+        _check_identities(self._view(), customer)
+        self.pending[customer.id] = copy.deepcopy(customer)
+
+    def check_commit(self) -> None:
+        for customer in self.pending.values():
+            _check_identities(self._state.customers, customer)
+
+
+def _check_identities(table: dict[int, Customer], customer: Customer) -> None:
+    for other in table.values():
+        if other.id != customer.id and other.identities & customer.identities:
+            raise ConcurrentUpdate(entity="customer_identity", key=customer.id)
+
+
+class MemoryContacts:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self.pending: dict[int, Contact] = {}
+        self.versions = _Versioned("contact")
+
+    def _view(self) -> dict[int, Contact]:
+        return {**self._state.contacts, **self.pending}
+
+    async def get(self, contact_id: int) -> Contact:
+        found = self._view().get(contact_id)
+        if found is None:
+            raise NotFound(entity="contact", key=contact_id)
+        return copy.deepcopy(found)
+
+    async def by_external_id(self, source: str, external_id: str) -> Contact | None:
+        for contact in self._view().values():
+            if (contact.source, contact.external_id) == (source, external_id):
+                return copy.deepcopy(contact)
+        return None
+
+    async def add(self, contact: Contact) -> Contact:
+        _check_external_id(self._view(), contact)
+        contact.id, contact.version = next(self._state.ids), 1
+        self.pending[contact.id] = copy.deepcopy(contact)
+        return contact
+
+    async def save(self, contact: Contact) -> None:
+        assert contact.id is not None
+        current = self._view().get(contact.id)
+        if current is None:
+            raise ConcurrentUpdate(entity="contact", key=contact.id)
+        # The live view: a colleague's commit since our read shows here, as in UPDATE … WHERE version.
+        self.versions.check_save(contact.id, current.version, contact.version)
+        contact.version += 1
+        self.pending[contact.id] = copy.deepcopy(contact)
+
+    def check_commit(self) -> None:
+        self.versions.check_commit(self._state.contacts)
+        for contact in self.pending.values():
+            others = {k: v for k, v in self._state.contacts.items() if k != contact.id}
+            _check_external_id(others, contact)
+
+    async def earlier_for_customer(
+        self, customer_id: int, before_contact_id: int, limit: int
+    ) -> list[EarlierContact]:
+        rows = [c for k, c in self._view().items() if c.customer_id == customer_id and k < before_contact_id]
+        rows.sort(key=lambda c: (c.received_at, c.id or 0), reverse=True)
+        return [
+            EarlierContact(
+                c.id or 0,
+                c.received_at,
+                c.channel,
+                c.subject,
+                c.status,
+                c.resolved_by or c.claimed_by,
+                c.resolved_at,
+                c.outcome,
+            )
+            for c in rows[:limit]
+        ]
+
+    async def count_for_customer(self, customer_id: int, before_contact_id: int) -> int:
+        return sum(
+            1 for k, c in self._view().items() if c.customer_id == customer_id and k < before_contact_id
+        )
+
+    async def page(self, status: ContactStatus | None, limit: int, before_id: int | None) -> list[Contact]:
+        rows = [
+            c
+            for k, c in sorted(self._view().items(), reverse=True)
+            if (status is None or c.status is status) and (before_id is None or k < before_id)
+        ]
+        return [copy.deepcopy(c) for c in rows[:limit]]
+
+
+def _check_external_id(table: dict[int, Contact], contact: Contact) -> None:
+    if contact.external_id is None:
+        return
+    for other in table.values():
+        if (other.source, other.external_id) == (contact.source, contact.external_id):
+            raise ConcurrentUpdate(entity="contact", key=(contact.source, contact.external_id))
+
+
+class MemoryPeople:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self.pending: dict[int, Person] = {}
+
+    def _view(self) -> dict[int, Person]:
+        return {**self._state.people, **self.pending}
+
+    async def get(self, person_id: int) -> Person:
+        found = self._view().get(person_id)
+        if found is None:
+            raise NotFound(entity="person", key=person_id)
+        return copy.deepcopy(found)
+
+    async def get_many(self, person_ids: Sequence[int]) -> dict[int, Person]:
+        view = self._view()
+        return {i: copy.deepcopy(view[i]) for i in person_ids if i in view}
+
+    async def by_email(self, email: str) -> Person | None:
+        return self._first(p for p in self._view().values() if p.email == email.lower())
+
+    async def by_identity(self, platform: str, user_id: str) -> Person | None:
+        return self._first(p for p in self._view().values() if p.identities.get(platform) == user_id)
+
+    async def add(self, person: Person) -> Person:
+        person.id = next(self._state.ids)
+        self._write(person)
+        return person
+
+    async def save(self, person: Person) -> None:
+        assert person.id is not None
+        stored = self._view().get(person.id)
+        if stored is None:
+            raise NotFound(entity="person", key=person.id)
+        self._write(replace(copy.deepcopy(person), identities={**stored.identities, **person.identities}))
+
+    async def all(self) -> list[Person]:
+        return [copy.deepcopy(p) for p in sorted(self._view().values(), key=lambda p: p.display_name)]
+
+    def _write(self, person: Person) -> None:
+        _check_person(self._view(), person)
+        assert person.id is not None
+        self.pending[person.id] = copy.deepcopy(person)
+
+    def check_commit(self) -> None:
+        for person in self.pending.values():
+            _check_person(self._state.people, person)
+
+    @staticmethod
+    def _first(found: Iterable[Person]) -> Person | None:
+        return next((copy.deepcopy(p) for p in found), None)
+
+
+def _check_person(table: dict[int, Person], person: Person) -> None:
+    mine = set(person.identities.items())
+    for other in table.values():
+        if other.id == person.id:
+            continue
+        if person.email is not None and other.email == person.email:
+            raise ConcurrentUpdate(entity="person", key=person.email)
+        if mine & set(other.identities.items()):
+            raise ConcurrentUpdate(entity="person_identity", key=person.id)
+
+
+class MemoryQuestions:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self.pending: dict[int, Question] = {}
+        self.versions = _Versioned("question")
+
+    def _view(self) -> dict[int, Question]:
+        return {**self._state.questions, **self.pending}
+
+    async def get(self, question_id: int) -> Question:
+        found = self._view().get(question_id)
+        if found is None:
+            raise NotFound(entity="question", key=question_id)
+        return copy.deepcopy(found)
+
+    async def add(self, question: Question) -> Question:
+        question.id, question.version = next(self._state.ids), 1
+        self.pending[question.id] = copy.deepcopy(question)
+        return question
+
+    async def save(self, question: Question) -> None:
+        assert question.id is not None
+        current = self._view().get(question.id)
+        if current is None:
+            raise ConcurrentUpdate(entity="question", key=question.id)
+        self.versions.check_save(question.id, current.version, question.version)
+        question.version += 1
+        self.pending[question.id] = copy.deepcopy(question)
+
+    async def for_contact(self, contact_id: int) -> list[Question]:
+        return [copy.deepcopy(q) for _, q in sorted(self._view().items()) if q.contact_id == contact_id]
+
+    async def open_for(self, colleague_id: int) -> list[Question]:
+        return [
+            copy.deepcopy(q)
+            for _, q in sorted(self._view().items())
+            if q.colleague_id == colleague_id and q.status is QuestionStatus.OPEN
+        ]
+
+    def check_commit(self) -> None:
+        self.versions.check_commit(self._state.questions)
+
+
+class MemoryTimeline:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self.appended: list[TimelineEvent] = []
+
+    async def append(self, event: TimelineEvent) -> TimelineEvent:
+        stored = replace(event, data=copy.deepcopy(event.data), id=next(self._state.ids))
+        self.appended.append(stored)
+        return stored
+
+    async def for_contact(self, contact_id: int) -> list[TimelineEvent]:
+        events = [e for e in [*self._state.timeline, *self.appended] if e.contact_id == contact_id]
+        return sorted(events, key=lambda e: (e.at, e.id or 0))
+
+
+class MemoryOutbox:
+    """The fan-out of SqlOutboxWriter: one row per platform, the key prefixed with the platform."""
+
+    def __init__(self, platforms: Sequence[str], clock: Clock) -> None:
+        self._platforms, self._clock = platforms, clock
+        self.effects: list[Effect] = []
+        self.rows: list[OutboxRow] = []
+
+    async def enqueue(self, effect: Effect) -> None:
+        self.effects.append(effect)
+        targets: Sequence[str | None] = self._platforms if effect.fan_out else (None,)
+        for platform in targets:
+            key = f"{platform}:{effect.key}" if platform and effect.key else effect.key
+            payload = copy.deepcopy(effect.payload)
+            self.rows.append(
+                OutboxRow(effect.kind, platform, payload, key, effect.due_at or self._clock.now())
+            )
+
+
+class FakeUnitOfWork:
+    def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
+        self._factory = factory
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        state = self._factory.state
+        self._factory.entered += 1
+        self._committed = False
+        self.customers, self.contacts = MemoryCustomers(state), MemoryContacts(state)
+        self.people, self.questions = MemoryPeople(state), MemoryQuestions(state)
+        self.timeline = MemoryTimeline(state)
+        self.outbox = MemoryOutbox(self._factory.platforms, self._factory.clock)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._committed:
+            self._factory.rollbacks += 1
+        # Pending writes die with this object: nothing reaches the shared state without commit().
+
+    async def commit(self) -> None:
+        factory = self._factory
+        for hook in factory.take_before_commit_hooks():
+            await hook()
+        if factory.conflicts > 0:
+            factory.conflicts -= 1
+            raise ConcurrentUpdate(entity="transaction", key=None)
+        self.contacts.check_commit()
+        self.questions.check_commit()
+        self.customers.check_commit()
+        self.people.check_commit()
+        state = factory.state
+        state.customers.update(self.customers.pending)
+        state.contacts.update(self.contacts.pending)
+        state.people.update(self.people.pending)
+        state.questions.update(self.questions.pending)
+        state.timeline.extend(self.timeline.appended)
+        state.outbox.extend(self.outbox.rows)
+        state.commits.append(
+            CommitRecord(tuple(self.timeline.appended), tuple(self.outbox.effects), tuple(self.outbox.rows))
+        )
+        self._committed = True
+        done = Committed(list(self.timeline.appended), len(self.outbox.rows))
+        for listener in factory.listeners:
+            listener(done)
+
+
+Hook = Callable[[], Awaitable[object]]
+
+
+class FakeUnitOfWorkFactory:
+    """Hands out FakeUnitOfWork over one shared MemoryState.
+
+    `conflicts = n` makes the next n commits fail with ConcurrentUpdate (as an SQL commit does on a
+    unique-key collision); `before_next_commit(hook)` runs `await hook()` just before the next commit,
+    which is how a test lets a colleague's transaction slip in between our read and our write.
+    """
+
+    def __init__(self, *, clock: Clock, platforms: Sequence[str] = ("fake",)) -> None:
+        self.clock, self.platforms = clock, tuple(platforms)
+        self.state = MemoryState()
+        self.listeners: list[Callable[[Committed], None]] = []
+        self.conflicts = 0
+        self.entered = 0
+        self.rollbacks = 0
+        self._hooks: list[Hook] = []
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    def before_next_commit(self, hook: Hook) -> None:
+        self._hooks.append(hook)
+
+    def take_before_commit_hooks(self) -> list[Hook]:
+        hooks, self._hooks = self._hooks, []
+        return hooks
+
+    @property
+    def commits(self) -> list[CommitRecord]:
+        return self.state.commits
+
+    @property
+    def outbox(self) -> list[OutboxRow]:
+        return self.state.outbox
+
+    @property
+    def timeline(self) -> list[TimelineEvent]:
+        return self.state.timeline
