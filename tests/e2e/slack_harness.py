@@ -1,0 +1,113 @@
+"""The whole app over HTTP against the fake Slack Web API, with the outbox drained on demand."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from handoff_bot import keys
+from handoff_bot.app import build_app
+from handoff_bot.clock import SystemClock
+from handoff_bot.config import load_settings
+from handoff_bot.outbox.worker import OutboxWorker
+from tests.fakes import slack_requests as sr
+from tests.fakes.slack_api import FakeSlack, Message
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "crm-token-0123456789abcdef"
+CHANNEL = "C0CONTACTS"
+MARIEKE, PIET, JOOP = "U0MARIEKE", "U0PIET", "U0JOOP"
+
+
+@dataclass
+class Harness:
+    slack: FakeSlack
+    client: TestClient[Any, Any]
+    worker: OutboxWorker
+
+    async def post_contact(self, **body: Any) -> dict[str, Any]:
+        body.setdefault("channel", "phone")
+        body.setdefault(
+            "customer", {"name": "Anna Jansen", "phone": "06-12345678", "company": "Bakkerij Jansen"}
+        )
+        response = await self.client.post(
+            "/api/contacts", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert response.status in (200, 201), await response.text()
+        data: dict[str, Any] = await response.json()
+        return data
+
+    async def deliver(self) -> int:
+        return await self.worker.drain()
+
+    async def send(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        secret: str = SECRET,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> ClientResponse:
+        signed = sr.sign(secret, body, timestamp)
+        return await self.client.post(
+            "/slack/events", data=body, headers={"Content-Type": content_type, **signed, **(headers or {})}
+        )
+
+    async def interact(self, payload: dict[str, Any]) -> ClientResponse:
+        return await self.send(*sr.form(payload))
+
+    def card(self, contact_id: int) -> Message:
+        cards = [
+            m
+            for m in self.slack.top_level(CHANNEL)
+            if (m.metadata or {}).get("event_payload", {}).get("contact_id") == contact_id
+        ]
+        assert len(cards) == 1, f"expected one card for contact {contact_id}, found {len(cards)}"
+        return cards[0]
+
+    def card_text(self, contact_id: int) -> str:
+        return json.dumps(self.card(contact_id).blocks, ensure_ascii=False)
+
+    def thread_texts(self, contact_id: int) -> list[str]:
+        return [m.text for m in self.slack.thread(CHANNEL, self.card(contact_id).ts)]
+
+    async def click(self, action: str, contact_id: int, user: str) -> ClientResponse:
+        card = self.card(contact_id)
+        return await self.interact(
+            sr.click(action, f"v1:c:{contact_id}", user=user, channel=CHANNEL, message_ts=card.ts)
+        )
+
+    def last_view(self) -> dict[str, Any]:
+        return self.slack.views[-1]
+
+    def ephemerals_for(self, user: str) -> list[str]:
+        return [str(e.get("text")) for e in self.slack.ephemerals if e.get("user") == user]
+
+
+@asynccontextmanager
+async def slack_app(database_url: str, **settings: Any) -> AsyncIterator[Harness]:
+    async with FakeSlack().running() as slack:
+        slack.add_channel(CHANNEL)
+        slack.add_user(MARIEKE, "Marieke", "marieke@example.org")
+        slack.add_user(PIET, "Piet", "piet@example.org")
+        slack.add_user(JOOP, "Joop", "joop@example.org")
+        config = load_settings(
+            database_url=database_url,
+            intake_tokens=f"crm={TOKEN}",
+            slack_bot_token=slack.token,
+            slack_signing_secret=SECRET,
+            slack_contacts_channel=CHANNEL,
+            slack_api_url=slack.url,
+            **settings,
+        )
+        app = build_app(config, run_worker=False)
+        async with TestClient(TestServer(app)) as client:
+            worker = OutboxWorker(app[keys.OUTBOX], app[keys.HANDLERS], SystemClock(), poll_seconds=0.05)
+            yield Harness(slack, client, worker)
