@@ -91,6 +91,10 @@ def events_route(get_bolt: Callable[[], AsyncApp]) -> Callable[[web.Request], Aw
     async def handle_slack_request(request: web.Request) -> web.StreamResponse:
         bolt_request: AsyncBoltRequest = await to_bolt_request(request)
         response = await get_bolt().async_dispatch(bolt_request)
+        if response.status == 404:
+            # A verified request nobody listens to (an old button, an event we did not subscribe to):
+            # bolt answers 404, which makes Slack retry it three times for nothing.
+            return web.Response(status=200)
         return await to_aiohttp_response(response)
 
     return handle_slack_request
