@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -31,6 +32,8 @@ from handoff_bot.storage.outbox import OutboxStore
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+# Extra create_engine arguments (tests use them to put each run in its own PostgreSQL schema).
+ENGINE_OPTIONS = web.AppKey("engine_options", dict[str, Any])
 
 
 def configured_platforms(settings: Settings) -> tuple[str, ...]:
@@ -43,6 +46,7 @@ def build_app(
     clock: Clock | None = None,
     handlers: Handlers | None = None,
     run_worker: bool = True,
+    engine_options: dict[str, Any] | None = None,
 ) -> web.Application:
     """Build the aiohttp app. Engines, clients and the worker start in cleanup contexts, not here."""
     app = web.Application(client_max_size=api.MAX_BODY + 1024)
@@ -50,6 +54,7 @@ def build_app(
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()
     app[keys.HANDLERS] = handlers or Handlers()
+    app[ENGINE_OPTIONS] = engine_options or {}
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_slack)
     if run_worker:
@@ -123,7 +128,7 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **app[ENGINE_OPTIONS])
     if settings.auto_migrate:
         await upgrade_database(engine)
     sessions = session_factory(engine)
