@@ -1,4 +1,4 @@
-"""The intake API over HTTP, on SQLite and PostgreSQL: contracts, idempotency, and every error stores nothing."""
+"""The intake API over HTTP on SQLite and PostgreSQL: its contract, idempotency, and errors that store nothing."""
 
 from __future__ import annotations
 
