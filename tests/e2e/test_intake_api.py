@@ -1,4 +1,4 @@
-"""The intake API over HTTP on SQLite and PostgreSQL: its contract, idempotency, and errors that store nothing."""
+"""The intake API over HTTP on SQLite and PostgreSQL: its contract, idempotency, errors storing nothing."""
 
 from __future__ import annotations
 
