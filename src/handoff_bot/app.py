@@ -8,25 +8,18 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from handoff_bot import keys
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import Settings
-from handoff_bot.i18n.catalogue import Catalogue
 from handoff_bot.intake import api, health
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.platforms.slack import app as slack_app
-from handoff_bot.platforms.slack.client import SlackClient
-from handoff_bot.platforms.slack.delivery import SlackDelivery
-from handoff_bot.platforms.slack.deps import SlackDeps
-from handoff_bot.platforms.slack.people import SlackPeople
+from handoff_bot.platforms.slack.runtime import slack_runtime
 from handoff_bot.services.ports import Clock, Committed
-from handoff_bot.storage.chat_messages import ChatMessages
 from handoff_bot.storage.db import create_engine, session_factory
-from handoff_bot.storage.dedupe import EventLedger
 from handoff_bot.storage.migrate import upgrade_database
 from handoff_bot.storage.outbox import OutboxStore
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
@@ -79,51 +72,10 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     if settings.platform_status()["slack"] is not None:
         yield
         return
-    assert settings.slack_bot_token is not None and settings.slack_contacts_channel is not None
-    sessions = app[keys.UOW].sessions
-    catalogue = Catalogue(settings.language)
-    # One HTTP session for every Web API call (slack_sdk would otherwise open one per request).
-    http = aiohttp.ClientSession()
-    web_client = slack_app.web_client(
-        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, http
-    )
-    client = SlackClient(web_client)
-    messages = ChatMessages(sessions)
-    deps = SlackDeps(
-        uow=app[keys.UOW],
-        clock=app[keys.CLOCK],
-        catalogue=catalogue,
-        tz=settings.tz,
-        client=client,
-        people=SlackPeople(client, app[keys.UOW]),
-        messages=messages,
-        channel=settings.slack_contacts_channel,
-        region=settings.phone_region,
-    )
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    bolt = slack_app.build_bolt(
-        deps, web=web_client, signing_secret=secret, ledger=EventLedger(sessions), sessions=sessions
-    )
-    app[keys.SLACK] = bolt
-    app[keys.HANDLERS].add_platform(
-        "slack",
-        SlackDelivery(
-            client, app[keys.UOW], messages, catalogue, settings.tz, settings.slack_contacts_channel
-        ),
-    )
-    socket = None
-    if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        await socket.connect_async()  # type: ignore[no-untyped-call]
-        log.info("slack: connected in Socket Mode")
-    try:
+    async with slack_runtime(settings, app[keys.UOW], app[keys.CLOCK], socket_mode=True) as slack:
+        app[keys.SLACK] = slack.bolt
+        app[keys.HANDLERS].add_platform("slack", slack.delivery)
         yield
-    finally:
-        if socket is not None:
-            await socket.close_async()  # type: ignore[no-untyped-call]
-        await http.close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

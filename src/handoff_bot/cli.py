@@ -115,15 +115,27 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
 async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     from handoff_bot.clock import SystemClock
     from handoff_bot.outbox.worker import Handlers, OutboxWorker
+    from handoff_bot.platforms.slack.runtime import slack_runtime
     from handoff_bot.storage.outbox import OutboxStore
 
-    async with ctx.storage() as (_engine, sessions, _uow):
+    settings = ctx.settings
+    async with contextlib.AsyncExitStack() as stack:
+        _engine, sessions, uow = await stack.enter_async_context(ctx.storage())
+        handlers = Handlers()
+        if settings.platform_status()["slack"] is None:
+            # Deliveries only: the listeners stay with `serve`, so no Socket Mode connection here.
+            slack = await stack.enter_async_context(
+                slack_runtime(settings, uow, SystemClock(), socket_mode=False)
+            )
+            handlers.add_platform("slack", slack.delivery)
+        for platform, why_not in settings.platform_status().items():
+            log.info("%s deliveries: %s", platform, "on" if why_not is None else f"off ({why_not})")
         worker = OutboxWorker(
             OutboxStore(sessions, SystemClock()),
-            Handlers(),
+            handlers,
             SystemClock(),
-            max_attempts=ctx.settings.outbox_max_attempts,
-            lease_seconds=ctx.settings.outbox_lease_seconds,
+            max_attempts=settings.outbox_max_attempts,
+            lease_seconds=settings.outbox_lease_seconds,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

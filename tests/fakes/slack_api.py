@@ -6,6 +6,7 @@ query strings for reads, with `Authorization: Bearer xoxb-…`, and reads `ok`/`
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -19,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 Json = dict[str, Any]
+WAIT_LIMIT = 30.0  # seconds a test waits for another process before failing
 
 
 @dataclass
@@ -60,6 +62,7 @@ class FakeSlack:
         self.faults: list[Fault] = []
         self._seq = itertools.count(1)
         self.url = ""
+        self.changed = asyncio.Condition()
 
     # ---------------------------------------------------------------- set-up
 
@@ -110,6 +113,12 @@ class FakeSlack:
     def all_text(self) -> str:
         return json.dumps([[m.text, m.blocks] for m in self.messages.values()], ensure_ascii=False)
 
+    async def wait_for(self, channel: str, count: int) -> list[Message]:
+        """Top-level messages in `channel` once there are `count` of them (for tests of other processes)."""
+        async with asyncio.timeout(WAIT_LIMIT), self.changed:
+            await self.changed.wait_for(lambda: len(self.top_level(channel)) >= count)
+        return self.top_level(channel)
+
     # ---------------------------------------------------------------- server
 
     @asynccontextmanager
@@ -156,6 +165,8 @@ class FakeSlack:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         result: Json = handler(params)
+        async with self.changed:
+            self.changed.notify_all()
         return web.json_response({"ok": True, **result} if "error" not in result else {"ok": False, **result})
 
     def _ts(self) -> str:
