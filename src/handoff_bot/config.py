@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from handoff_bot.domain.office_hours import OfficeHours, parse_weekly
 
 Language = Literal["en", "nl"]
 
@@ -55,6 +59,33 @@ class Settings(BaseSettings):
         60, ge=5, le=3600, validation_alias=_env("HANDOFF_OUTBOX_LEASE_SECONDS")
     )
 
+    claim_reminder_minutes: float = Field(
+        10, gt=0, le=24 * 60, validation_alias=_env("HANDOFF_CLAIM_REMINDER_MINUTES")
+    )
+    question_reminder_minutes: float = Field(
+        15, gt=0, le=24 * 60, validation_alias=_env("HANDOFF_QUESTION_REMINDER_MINUTES")
+    )
+    office_hours: str = Field(
+        "mon-fri 08:30-17:30",
+        validation_alias=_env("HANDOFF_OFFICE_HOURS"),
+        description="e.g. 'mon-fri 08:30-17:30; sat 10:00-14:00', or 'always'",
+    )
+    holidays_country: str | None = Field(
+        "NL",
+        validation_alias=_env("HANDOFF_HOLIDAYS_COUNTRY"),
+        description="public holidays of this country are closed days; empty: none",
+    )
+    closed_dates: Annotated[list[date], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("HANDOFF_CLOSED_DATES")
+    )
+    end_of_day_summary: bool = Field(True, validation_alias=_env("HANDOFF_END_OF_DAY_SUMMARY"))
+    slack_onduty_mention: str = Field(
+        "@here",
+        validation_alias=_env("SLACK_ONDUTY_MENTION"),
+        description="who unclaimed-contact reminders mention: @here, @channel, "
+        "a user group id S…, or a user id U…",
+    )
+
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
@@ -84,6 +115,39 @@ class Settings(BaseSettings):
             tokens[name.strip()] = token.strip()
         return tokens
 
+    @field_validator("closed_dates", mode="before")
+    @classmethod
+    def _parse_dates(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _check_hours(cls, value: str) -> str:
+        parse_weekly(value)
+        return value
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _check_country(cls, value: str | None) -> str | None:
+        import holidays
+
+        if not value:
+            return None
+        if value.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {value!r}")
+        return value.upper()
+
+    @field_validator("slack_onduty_mention")
+    @classmethod
+    def _check_mention(cls, value: str) -> str:
+        if not re.fullmatch(
+            r"@here|@channel|@everyone|S[A-Z0-9]{2,20}|U[A-Z0-9]{2,20}|W[A-Z0-9]{2,20}|", value
+        ):
+            raise ValueError("use @here, @channel, a user group id (S…) or a user id (U…)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -105,6 +169,18 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def office_hours_calendar(self) -> OfficeHours:
+        """The opening hours, with public holidays and HANDOFF_CLOSED_DATES as closed days."""
+        import holidays
+
+        closed = set(self.closed_dates)
+        country = holidays.country_holidays(self.holidays_country) if self.holidays_country else None
+        return OfficeHours(
+            parse_weekly(self.office_hours),
+            self.tz,
+            lambda day: day in closed or (country is not None and day in country),
+        )
 
     @property
     def slack_configured(self) -> bool:

@@ -17,7 +17,7 @@ from handoff_bot.services.commands import ClaimContact, CustomerDetails, EnsureP
 from handoff_bot.services.contacts import claim_contact, receive_contact
 from handoff_bot.services.people import ensure_person
 from handoff_bot.storage.db import create_engine, session_factory
-from handoff_bot.storage.migrate import upgrade_database
+from handoff_bot.storage.migrate import head_revision, upgrade_database
 from handoff_bot.storage.models import OutboxRow
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 
@@ -187,7 +187,7 @@ def test_real_subprocess_help_upgrade_and_list(db_url: str, tmp_path: Path) -> N
     upgraded = subprocess.run(
         [str(BIN), "db", "upgrade"], capture_output=True, text=True, env=env, check=False, cwd=tmp_path
     )
-    assert upgraded.returncode == 0 and upgraded.stdout.strip() == "The database is at revision 0001."
+    assert upgraded.returncode == 0 and upgraded.stdout.strip() == f"The database is at revision {head_revision()}."
     listed = subprocess.run(
         [str(BIN), "contacts", "list"], capture_output=True, text=True, env=env, check=False, cwd=tmp_path
     )

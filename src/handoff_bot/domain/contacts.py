@@ -49,6 +49,7 @@ class Contact:
     resolved_by: int | None = None
     resolved_at: datetime | None = None
     outcome: str | None = None
+    callback_before: datetime | None = None  # "call back before 15:00", promised to the customer
     # Optimistic concurrency: storage writes only if the version it read is still current.
     version: int = 1
 

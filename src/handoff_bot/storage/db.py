@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
@@ -24,9 +26,16 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # Let us issue BEGIN ourselves (below); the driver's implicit BEGIN is DEFERRED.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0].lower() != "wal":
+            # Only a new database file gets here. Two processes switching it at once can deadlock
+            # (each waits for the other's lock), so try briefly: if another connection is switching
+            # it, the file ends up in WAL mode anyway.
+            cursor.execute("PRAGMA busy_timeout=1000")
+            with contextlib.suppress(sqlite3.OperationalError):
+                cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -82,6 +82,7 @@ class ContactRow(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     resolved_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
+    callback_before: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
 

@@ -123,6 +123,7 @@ def _contact(row: ContactRow) -> Contact:
         resolved_by=row.resolved_by,
         resolved_at=row.resolved_at,
         outcome=row.outcome,
+        callback_before=row.callback_before,
         version=row.version,
     )
 
@@ -153,6 +154,7 @@ class SqlContacts:
             source=contact.source,
             external_id=contact.external_id,
             status=contact.status.value,
+            callback_before=contact.callback_before,
             version=1,
             created_at=_now(),
         )
@@ -173,6 +175,7 @@ class SqlContacts:
                 resolved_by=contact.resolved_by,
                 resolved_at=contact.resolved_at,
                 outcome=contact.outcome,
+                callback_before=contact.callback_before,
                 subject=contact.subject,
                 body=contact.body,
                 version=contact.version + 1,
