@@ -187,7 +187,8 @@ def test_real_subprocess_help_upgrade_and_list(db_url: str, tmp_path: Path) -> N
     upgraded = subprocess.run(
         [str(BIN), "db", "upgrade"], capture_output=True, text=True, env=env, check=False, cwd=tmp_path
     )
-    assert upgraded.returncode == 0 and upgraded.stdout.strip() == f"The database is at revision {head_revision()}."
+    assert upgraded.returncode == 0
+    assert upgraded.stdout.strip() == f"The database is at revision {head_revision()}."
     listed = subprocess.run(
         [str(BIN), "contacts", "list"], capture_output=True, text=True, env=env, check=False, cwd=tmp_path
     )
