@@ -15,10 +15,12 @@ from handoff_bot.clock import SystemClock
 from handoff_bot.config import Settings
 from handoff_bot.intake import api, health
 from handoff_bot.metrics import Metrics
+from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.platforms.slack import app as slack_app
 from handoff_bot.platforms.slack.runtime import slack_runtime
 from handoff_bot.services.ports import Clock, Committed
+from handoff_bot.services.reminders import schedule_summary
 from handoff_bot.storage.db import create_engine, session_factory
 from handoff_bot.storage.migrate import upgrade_database
 from handoff_bot.storage.outbox import OutboxStore
@@ -47,6 +49,7 @@ def build_app(
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()
     app[keys.HANDLERS] = handlers or Handlers()
+    app[keys.REMINDERS] = settings.reminder_policy()
     app[ENGINE_OPTIONS] = engine_options or {}
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_slack)
@@ -72,7 +75,9 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     if settings.platform_status()["slack"] is not None:
         yield
         return
-    async with slack_runtime(settings, app[keys.UOW], app[keys.CLOCK], socket_mode=True) as slack:
+    async with slack_runtime(
+        settings, app[keys.UOW], app[keys.CLOCK], app[keys.REMINDERS], socket_mode=True
+    ) as slack:
         app[keys.SLACK] = slack.bolt
         app[keys.HANDLERS].add_platform("slack", slack.delivery)
         yield
@@ -98,6 +103,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
+    register_timers(app[keys.HANDLERS], uow=app[keys.UOW], clock=app[keys.CLOCK], policy=app[keys.REMINDERS])
+    await schedule_summary(uow=app[keys.UOW], clock=app[keys.CLOCK], policy=app[keys.REMINDERS])
     worker = OutboxWorker(
         app[keys.OUTBOX],
         app[keys.HANDLERS],

@@ -114,18 +114,23 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
 
 async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     from handoff_bot.clock import SystemClock
+    from handoff_bot.outbox.timers import register_timers
     from handoff_bot.outbox.worker import Handlers, OutboxWorker
     from handoff_bot.platforms.slack.runtime import slack_runtime
+    from handoff_bot.services.reminders import schedule_summary
     from handoff_bot.storage.outbox import OutboxStore
 
     settings = ctx.settings
     async with contextlib.AsyncExitStack() as stack:
         _engine, sessions, uow = await stack.enter_async_context(ctx.storage())
         handlers = Handlers()
+        policy = settings.reminder_policy()
+        register_timers(handlers, uow=uow, clock=SystemClock(), policy=policy)
+        await schedule_summary(uow=uow, clock=SystemClock(), policy=policy)
         if settings.platform_status()["slack"] is None:
             # Deliveries only: the listeners stay with `serve`, so no Socket Mode connection here.
             slack = await stack.enter_async_context(
-                slack_runtime(settings, uow, SystemClock(), socket_mode=False)
+                slack_runtime(settings, uow, SystemClock(), policy, socket_mode=False)
             )
             handlers.add_platform("slack", slack.delivery)
         for platform, why_not in settings.platform_status().items():

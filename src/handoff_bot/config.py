@@ -11,6 +11,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from handoff_bot.domain.office_hours import OfficeHours, parse_weekly
+from handoff_bot.services.reminders import ReminderPolicy
 
 Language = Literal["en", "nl"]
 
@@ -180,6 +181,14 @@ class Settings(BaseSettings):
             parse_weekly(self.office_hours),
             self.tz,
             lambda day: day in closed or (country is not None and day in country),
+        )
+
+    def reminder_policy(self) -> ReminderPolicy:
+        return ReminderPolicy(
+            self.office_hours_calendar(),
+            self.claim_reminder_minutes,
+            self.question_reminder_minutes,
+            end_of_day_summary=self.end_of_day_summary,
         )
 
     @property

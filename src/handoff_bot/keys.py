@@ -10,6 +10,7 @@ from handoff_bot.config import Settings
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.services.ports import Clock
+from handoff_bot.services.reminders import ReminderPolicy
 from handoff_bot.storage.outbox import OutboxStore
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 
@@ -22,3 +23,4 @@ UOW = web.AppKey("uow", SqlUnitOfWorkFactory)
 OUTBOX = web.AppKey("outbox", OutboxStore)
 WORKER = web.AppKey("worker", OutboxWorker)
 SLACK = web.AppKey("slack", AsyncApp)
+REMINDERS = web.AppKey("reminders", ReminderPolicy)

@@ -24,7 +24,7 @@ from handoff_bot.domain.contacts import Contact, ContactStatus
 from handoff_bot.domain.context import EarlierContact
 from handoff_bot.domain.customers import Customer, Identity
 from handoff_bot.domain.errors import ConcurrentUpdate, NotFound
-from handoff_bot.domain.events import TimelineEvent
+from handoff_bot.domain.events import EventKind, TimelineEvent
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
 from handoff_bot.services.ports import Clock, Committed, Effect
@@ -205,6 +205,20 @@ class MemoryContacts:
         ]
         return [copy.deepcopy(c) for c in rows[:limit]]
 
+    async def received_between(self, since: datetime, until: datetime) -> list[Contact]:
+        rows = sorted(
+            (c for c in self._view().values() if since <= c.received_at < until),
+            key=lambda c: (c.received_at, c.id or 0),
+        )
+        return [copy.deepcopy(c) for c in rows[:200]]
+
+    async def unresolved(self, limit: int) -> list[Contact]:
+        rows = sorted(
+            (c for c in self._view().values() if c.status is not ContactStatus.RESOLVED),
+            key=lambda c: (c.received_at, c.id or 0),
+        )
+        return [copy.deepcopy(c) for c in rows[:limit]]
+
 
 def _check_external_id(table: dict[int, Contact], contact: Contact) -> None:
     if contact.external_id is None:
@@ -310,6 +324,12 @@ class MemoryQuestions:
     async def for_contact(self, contact_id: int) -> list[Question]:
         return [copy.deepcopy(q) for _, q in sorted(self._view().items()) if q.contact_id == contact_id]
 
+    async def open_questions(self, limit: int) -> list[Question]:
+        rows = sorted(
+            (q for q in self._view().values() if q.status is QuestionStatus.OPEN), key=lambda q: q.asked_at
+        )
+        return [copy.deepcopy(q) for q in rows[:limit]]
+
     async def open_for(self, colleague_id: int) -> list[Question]:
         return [
             copy.deepcopy(q)
@@ -333,6 +353,12 @@ class MemoryTimeline:
 
     async def for_contact(self, contact_id: int) -> list[TimelineEvent]:
         events = [e for e in [*self._state.timeline, *self.appended] if e.contact_id == contact_id]
+        return sorted(events, key=lambda e: (e.at, e.id or 0))
+
+    async def between(self, kind: EventKind, since: datetime, until: datetime) -> list[TimelineEvent]:
+        events = [
+            e for e in [*self._state.timeline, *self.appended] if e.kind is kind and since <= e.at < until
+        ]
         return sorted(events, key=lambda e: (e.at, e.id or 0))
 
 

@@ -239,6 +239,15 @@ class FakeSlack:
         parent = self.messages.get((channel, ts))
         return self._listing(([parent] if parent else []) + self.thread(channel, ts), p)
 
+    def m_chat_getPermalink(self, p: Json) -> Json:
+        channel, ts = str(p.get("channel")), str(p.get("message_ts"))
+        if (channel, ts) not in self.messages:
+            return {"error": "message_not_found"}
+        return {
+            "channel": channel,
+            "permalink": f"https://bakkerij.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
     def m_users_info(self, p: Json) -> Json:
         user = self.users.get(str(p.get("user")))
         return {"user": user} if user else {"error": "user_not_found"}

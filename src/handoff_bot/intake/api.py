@@ -66,6 +66,15 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return errors
 
 
+def _aware(value: datetime | None, request: web.Request) -> datetime | None:
+    """A time without an offset is local time in the configured zone."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=request.app[keys.SETTINGS].tz)
+    return value.astimezone(UTC)
+
+
 def _received_at(value: datetime | None, request: web.Request) -> datetime | None:
     if value is None:
         return None
@@ -112,10 +121,12 @@ async def post_contact(request: web.Request) -> web.Response:
             body=body.body,
             external_id=external_id,
             received_at=_received_at(body.received_at, request),
+            callback_before=_aware(body.callback_before, request),
         ),
         uow=request.app[keys.UOW],
         clock=request.app[keys.CLOCK],
         region=settings.phone_region,
+        reminders=request.app[keys.REMINDERS],
     )
     contact = received.contact
     assert contact.id is not None

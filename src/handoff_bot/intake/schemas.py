@@ -32,3 +32,4 @@ class ContactIn(BaseModel):
     body: str = ""
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     received_at: Annotated[datetime, Field(strict=False)] | None = None
+    callback_before: Annotated[datetime, Field(strict=False)] | None = None

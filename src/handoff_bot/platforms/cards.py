@@ -16,6 +16,7 @@ from datetime import tzinfo
 from handoff_bot.domain.contacts import Channel, ContactStatus
 from handoff_bot.domain.customers import IdentityKind
 from handoff_bot.domain.events import EventKind, TimelineEvent
+from handoff_bot.domain.office_hours import OfficeHours
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
 from handoff_bot.i18n.catalogue import Catalogue, format_date, format_datetime, format_time
@@ -44,7 +45,15 @@ class PersonRef:
         return cls(person.id, person.display_name, dict(person.identities))
 
 
-Segment = str | PersonRef
+class OnDuty:
+    """Whoever is on duty: rendered as the platform's configured mention (e.g. @here or a user group)."""
+
+    def __repr__(self) -> str:
+        return "ON_DUTY"
+
+
+ON_DUTY = OnDuty()
+Segment = str | PersonRef | OnDuty
 Line = tuple[Segment, ...]
 
 
@@ -107,19 +116,19 @@ def compose(template: str, **values: object) -> Line:
         if name is None:
             continue
         value = values[name]
-        segments.append(value if isinstance(value, PersonRef) else format(value, spec or ""))
+        segments.append(value if isinstance(value, PersonRef | OnDuty) else format(value, spec or ""))
     return tuple(segments)
 
 
 def plain(line: Line) -> str:
-    return "".join(s if isinstance(s, str) else s.name for s in line)
+    return "".join(s if isinstance(s, str) else s.name if isinstance(s, PersonRef) else "" for s in line)
 
 
 class CardBuilder:
     """Builds views in one language and time zone."""
 
-    def __init__(self, catalogue: Catalogue, tz: tzinfo) -> None:
-        self.c, self.tz = catalogue, tz
+    def __init__(self, catalogue: Catalogue, tz: tzinfo, hours: OfficeHours | None = None) -> None:
+        self.c, self.tz, self.hours = catalogue, tz, hours
 
     def _t(self, key: str, **values: object) -> Line:
         return compose(self.c.template(key), **values)
@@ -164,6 +173,21 @@ class CardBuilder:
                 status=self.c.t(f"status.{contact.status.value}"),
             ),
         )
+
+    def _received(self, details: ContactDetails) -> str:
+        contact = details.contact
+        when = format_datetime(contact.received_at, self.tz, self.c.language)
+        text = self.c.t("card.received", when=when)
+        if self.hours is not None and not self.hours.is_open(contact.received_at):
+            text += " · " + self.c.t("card.after_hours")
+        if contact.callback_before is not None and contact.status is not ContactStatus.RESOLVED:
+            at = format_time(contact.callback_before, self.tz, self.c.language)
+            missed = any(
+                e.kind is EventKind.REMINDED and e.data.get("reason") == "callback_missed"
+                for e in details.timeline
+            )
+            text += " · " + self.c.t("card.callback_missed" if missed else "card.callback", time=at)
+        return text
 
     def _details(self, details: ContactDetails) -> tuple[tuple[str, str], ...]:
         rows: list[tuple[str, str]] = []
@@ -212,6 +236,9 @@ class CardBuilder:
             return self._t(
                 key, name=self._person(details, contact.resolved_by), outcome=contact.outcome or ""
             )
+        if _overdue(details):
+            since = format_time(contact.received_at, self.tz, self.c.language)
+            return self._t("card.status.overdue", since=since)
         return self._t("card.status.open")
 
     def _question_line(self, details: ContactDetails, question: Question) -> Line:
@@ -251,7 +278,23 @@ class CardBuilder:
             return None
         return self._t("thread.owner", owner=PersonRef.of(owner), customer=details.customer.label)
 
+    def reminder_line(self, details: ContactDetails, event: TimelineEvent) -> Line | None:
+        reason = event.data.get("reason")
+        owner = details.person(details.context.owner_id)
+        target: PersonRef | OnDuty = PersonRef.of(owner) if owner else ON_DUTY
+        if reason == "unclaimed":
+            key = "thread.reminder" if event.data.get("step") == 1 else "thread.overdue"
+            return self._t(key, target=target)
+        if reason in ("callback_missed", "callback_soon") and details.contact.callback_before is not None:
+            at = format_time(details.contact.callback_before, self.tz, self.c.language)
+            claimant = details.person(details.contact.claimed_by)
+            who: PersonRef | OnDuty = PersonRef.of(claimant) if claimant else target
+            return self._t(f"thread.{reason}", time=at, target=who)
+        return None
+
     def thread_line(self, details: ContactDetails, event: TimelineEvent) -> Line | None:
+        if event.kind is EventKind.REMINDED:
+            return self.reminder_line(details, event)
         actor = self._person(details, event.actor_id)
         if event.kind is EventKind.CLAIMED:
             return self._t("thread.claimed", name=actor)
@@ -319,10 +362,34 @@ class CardBuilder:
         person = details.person(person_id)
         return person.display_name if person else self.c.t("person.unknown")
 
+    def nudge_colleague(self, details: ContactDetails, question: Question) -> Line:
+        return self._t("dm.nudge_colleague", asker=self._person(details, question.asker_id))
+
+    def nudge_asker(self, details: ContactDetails, question: Question) -> Line:
+        return self._t(
+            "dm.nudge_asker", colleague=self._person(details, question.colleague_id), question=question.text
+        )
+
     def transfer_note(self, details: ContactDetails, event: TimelineEvent) -> Line:
         note = str(event.data.get("note") or "")
         key = "dm.transfer_note" if note else "dm.transfer"
         return self._t(key, name=self._person(details, event.actor_id), note=note)
+
+
+def _overdue(details: ContactDetails) -> bool:
+    """Open, and escalated since it last became open (a release or reopen starts the clock again)."""
+    if details.contact.status is not ContactStatus.OPEN:
+        return False
+    for event in reversed(details.timeline):
+        if event.kind in (EventKind.RECEIVED, EventKind.RELEASED, EventKind.REOPENED, EventKind.CLAIMED):
+            return False
+        if (
+            event.kind is EventKind.REMINDED
+            and event.data.get("reason") == "unclaimed"
+            and event.data.get("step", 0) >= 2
+        ):
+            return True
+    return False
 
 
 def _question(details: ContactDetails, question_id: object) -> Question | None:

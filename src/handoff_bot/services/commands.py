@@ -30,6 +30,7 @@ class ReceiveContact:
     body: str = ""
     external_id: str | None = None
     received_at: datetime | None = None
+    callback_before: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from handoff_bot.services.commands import (
 )
 from handoff_bot.services.effects import record
 from handoff_bot.services.ports import Clock, UnitOfWorkFactory
+from handoff_bot.services.reminders import ReminderPolicy, timers_for_contact
 from handoff_bot.services.retry import on_conflict
 
 SUBJECT_MAX = 300
@@ -63,7 +64,12 @@ def _choose(candidates: list[Customer], identities: set[Identity]) -> Customer |
 
 
 async def receive_contact(
-    cmd: ReceiveContact, *, uow: UnitOfWorkFactory, clock: Clock, region: str = "NL"
+    cmd: ReceiveContact,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    region: str = "NL",
+    reminders: ReminderPolicy | None = None,
 ) -> Received:
     """Store a new contact (or return the one already stored for its source + external id)."""
     if not cmd.customer.has_identity_or_name():
@@ -102,9 +108,12 @@ async def receive_contact(
                     received_at=received_at,
                     source=cmd.source,
                     external_id=external_id,
+                    callback_before=cmd.callback_before,
                 )
             )
             await record(tx, contact.received())
+            for timer in timers_for_contact(contact, reminders) if reminders else ():
+                await tx.outbox.enqueue(timer)
             await tx.commit()
             return Received(contact, created=True)
 

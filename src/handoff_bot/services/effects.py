@@ -12,6 +12,9 @@ THREAD_OWNER = "thread.owner"  # tells the relationship owner their customer is 
 DM_QUESTION = "dm.question"
 DM_QUESTION_CLOSED = "dm.question_closed"
 DM_TRANSFER = "dm.transfer"
+DM_QUESTION_NUDGE = "dm.question_nudge"  # the colleague: someone is waiting for your answer
+DM_ASKER_NUDGE = "dm.asker_nudge"  # the asker: no answer yet, ask someone else?
+DM_CALLBACK = "dm.callback"  # the claimant: you promised to call back soon
 
 # Events that change what the card shows and deserve a line in the customer's thread.
 _CARD_CHANGING = {
@@ -38,6 +41,8 @@ def effects_of(event: TimelineEvent) -> list[Effect]:
     if event.kind is EventKind.RECEIVED:
         first = {"contact_id": event.contact_id}
         return [Effect(CARD_POST, first, key), Effect(THREAD_OWNER, first, key)]
+    if event.kind is EventKind.REMINDED:
+        return _reminder_effects(event, key, ref)
     if event.kind not in _CARD_CHANGING:
         return []
     effects = [Effect(CARD_REFRESH, {"contact_id": event.contact_id}, key), Effect(THREAD_NOTE, ref, key)]
@@ -48,6 +53,17 @@ def effects_of(event: TimelineEvent) -> list[Effect]:
     if event.kind in (EventKind.ANSWERED, EventKind.QUESTION_CANCELLED):
         effects.append(Effect(DM_QUESTION_CLOSED, {**ref, "question_id": event.data["question_id"]}, key))
     return effects
+
+
+def _reminder_effects(event: TimelineEvent, key: str, ref: dict[str, int]) -> list[Effect]:
+    reason = event.data.get("reason")
+    if reason == "question":
+        kind = DM_QUESTION_NUDGE if event.data.get("step") == 1 else DM_ASKER_NUDGE
+        return [Effect(kind, {**ref, "question_id": event.data["question_id"]}, key)]
+    if reason == "callback_soon":
+        return [Effect(DM_CALLBACK, ref, key)]
+    # Unclaimed and missed-callback reminders show on the card and in the thread for everyone.
+    return [Effect(CARD_REFRESH, {"contact_id": event.contact_id}, key), Effect(THREAD_NOTE, ref, key)]
 
 
 async def record(uow: UnitOfWork, event: TimelineEvent) -> TimelineEvent:

@@ -11,7 +11,7 @@ from typing import Any, Protocol, Self
 from handoff_bot.domain.contacts import Contact, ContactStatus
 from handoff_bot.domain.context import EarlierContact
 from handoff_bot.domain.customers import Customer, Identity
-from handoff_bot.domain.events import TimelineEvent
+from handoff_bot.domain.events import EventKind, TimelineEvent
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question
 
@@ -35,6 +35,9 @@ class Effect:
     key: str | None = None
     due_at: datetime | None = None
     fan_out: bool = True
+    # At most one row per dedupe key ever (per platform): "the digest for Monday's opening" fires once
+    # however many after-hours contacts asked for it, and however many instances run.
+    dedupe: str | None = None
 
 
 class CustomerRepository(Protocol):
@@ -59,6 +62,8 @@ class ContactRepository(Protocol):
     async def page(
         self, status: ContactStatus | None, limit: int, before_id: int | None
     ) -> list[Contact]: ...
+    async def received_between(self, since: datetime, until: datetime) -> list[Contact]: ...
+    async def unresolved(self, limit: int) -> list[Contact]: ...
 
 
 class PersonRepository(Protocol):
@@ -76,11 +81,13 @@ class QuestionRepository(Protocol):
     async def add(self, question: Question) -> Question: ...
     async def save(self, question: Question) -> None: ...
     async def for_contact(self, contact_id: int) -> list[Question]: ...
+    async def open_questions(self, limit: int) -> list[Question]: ...
 
 
 class TimelineRepository(Protocol):
     async def append(self, event: TimelineEvent) -> TimelineEvent: ...
     async def for_contact(self, contact_id: int) -> list[TimelineEvent]: ...
+    async def between(self, kind: EventKind, since: datetime, until: datetime) -> list[TimelineEvent]: ...
 
 
 class OutboxWriter(Protocol):

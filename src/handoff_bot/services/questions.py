@@ -8,12 +8,15 @@ from handoff_bot.domain.text import clean_text
 from handoff_bot.services.commands import AnswerQuestion, AskQuestion, CancelQuestion
 from handoff_bot.services.effects import record
 from handoff_bot.services.ports import Clock, UnitOfWorkFactory
+from handoff_bot.services.reminders import ReminderPolicy, timers_for_question
 from handoff_bot.services.retry import on_conflict
 
 QUESTION_MAX = 3000
 
 
-async def ask_question(cmd: AskQuestion, *, uow: UnitOfWorkFactory, clock: Clock) -> Question:
+async def ask_question(
+    cmd: AskQuestion, *, uow: UnitOfWorkFactory, clock: Clock, reminders: ReminderPolicy | None = None
+) -> Question:
     text = clean_text(cmd.text)[:QUESTION_MAX]
     async with uow() as tx:
         await tx.people.get(cmd.asker_id)
@@ -30,6 +33,8 @@ async def ask_question(cmd: AskQuestion, *, uow: UnitOfWorkFactory, clock: Clock
             )
         )
         await record(tx, question.asked())
+        for timer in timers_for_question(question, reminders) if reminders else ():
+            await tx.outbox.enqueue(timer)
         await tx.commit()
         return question
 

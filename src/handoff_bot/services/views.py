@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
+from datetime import datetime
 
 from handoff_bot.domain.contacts import Contact, ContactStatus
 from handoff_bot.domain.context import CustomerContext, build_context
 from handoff_bot.domain.customers import Customer
-from handoff_bot.domain.events import TimelineEvent
+from handoff_bot.domain.events import EventKind, TimelineEvent
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question
 from handoff_bot.services.ports import UnitOfWork, UnitOfWorkFactory
@@ -68,3 +70,34 @@ async def list_contacts(
     more = len(items) > limit
     items = items[:limit]
     return ContactPage(tuple(items), items[-1].id if more and items else None)
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    unresolved: tuple[Contact, ...]
+    open_questions: tuple[Question, ...]
+    claims: int
+    median_claim_seconds: float | None
+    people: dict[int, Person]
+
+
+async def day_summary(
+    since: datetime, until: datetime, *, uow: UnitOfWorkFactory, limit: int = 30
+) -> DaySummary:
+    """End of day: what is still open, which questions wait, and how quickly contacts were claimed today."""
+    async with uow() as tx:
+        unresolved = tuple(await tx.contacts.unresolved(limit))
+        questions = tuple(await tx.questions.open_questions(limit))
+        claims = await tx.timeline.between(EventKind.CLAIMED, since, until)
+        ids = (
+            {c.claimed_by for c in unresolved}
+            | {q.colleague_id for q in questions}
+            | {q.asker_id for q in questions}
+        )
+        people = await tx.people.get_many(sorted(i for i in ids if i is not None))
+    waits = [
+        float(e.data["waited_seconds"])
+        for e in claims
+        if isinstance(e.data.get("waited_seconds"), int | float)
+    ]
+    return DaySummary(unresolved, questions, len(claims), statistics.median(waits) if waits else None, people)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_bot.storage.models import ChatMessageRow
 
-CARD, THREAD_LINE, DM = "card", "thread_line", "dm"
+CARD, THREAD_LINE, DM, CHANNEL_POST = "card", "thread_line", "dm", "channel_post"
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ class OutboxRow(Base):
     platform: Mapped[str | None] = mapped_column(String(20))
     payload: Mapped[dict[str, Any]]
     key: Mapped[str | None] = mapped_column(String(200))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(10))  # pending | done | dead
     due_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -30,18 +32,27 @@ class SqlOutboxWriter:
         targets: Sequence[str | None] = self.platforms if effect.fan_out else (None,)
         for platform in targets:
             key = f"{platform}:{effect.key}" if platform and effect.key else effect.key
-            self.s.add(
-                OutboxRow(
-                    kind=effect.kind,
-                    platform=platform,
-                    payload=effect.payload,
-                    key=key,
-                    status=PENDING,
-                    due_at=effect.due_at or now,
-                    attempts=0,
-                    created_at=now,
+            values = {
+                "kind": effect.kind,
+                "platform": platform,
+                "payload": effect.payload,
+                "key": key,
+                "status": PENDING,
+                "due_at": effect.due_at or now,
+                "attempts": 0,
+                "created_at": now,
+            }
+            if effect.dedupe is None:
+                self.s.add(OutboxRow(**values))
+            else:
+                dedupe = f"{platform}:{effect.dedupe}" if platform else effect.dedupe
+                # ON CONFLICT DO NOTHING: a duplicate must not abort the caller's transaction.
+                insert = pg_insert if self.s.get_bind().dialect.name == "postgresql" else sqlite_insert
+                await self.s.execute(
+                    insert(OutboxRow)
+                    .values(**values, dedupe_key=dedupe)
+                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
                 )
-            )
             self.added += 1
 
 

@@ -229,6 +229,24 @@ class SqlContacts:
             query = query.where(ContactRow.id < before_id)
         return [_contact(r) for r in (await self.s.scalars(query)).all()]
 
+    async def received_between(self, since: datetime, until: datetime) -> list[Contact]:
+        query = (
+            select(ContactRow)
+            .where(ContactRow.received_at >= since, ContactRow.received_at < until)
+            .order_by(ContactRow.received_at, ContactRow.id)
+            .limit(200)
+        )
+        return [_contact(r) for r in (await self.s.scalars(query)).all()]
+
+    async def unresolved(self, limit: int) -> list[Contact]:
+        query = (
+            select(ContactRow)
+            .where(ContactRow.status != ContactStatus.RESOLVED.value)
+            .order_by(ContactRow.received_at, ContactRow.id)
+            .limit(limit)
+        )
+        return [_contact(r) for r in (await self.s.scalars(query)).all()]
+
 
 class SqlPeople:
     def __init__(self, session: AsyncSession) -> None:
@@ -374,6 +392,17 @@ class SqlQuestions:
         ).all()
         return [_question(r) for r in rows]
 
+    async def open_questions(self, limit: int) -> list[Question]:
+        rows = (
+            await self.s.scalars(
+                select(QuestionRow)
+                .where(QuestionRow.status == QuestionStatus.OPEN.value)
+                .order_by(QuestionRow.asked_at)
+                .limit(limit)
+            )
+        ).all()
+        return [_question(r) for r in rows]
+
     async def open_for(self, colleague_id: int) -> list[Question]:
         rows = (
             await self.s.scalars(
@@ -411,6 +440,16 @@ class SqlTimeline:
             await self.s.scalars(
                 select(TimelineRow)
                 .where(TimelineRow.contact_id == contact_id)
+                .order_by(TimelineRow.at, TimelineRow.id)
+            )
+        ).all()
+        return [TimelineEvent(r.contact_id, EventKind(r.kind), r.at, r.actor_id, r.data, r.id) for r in rows]
+
+    async def between(self, kind: EventKind, since: datetime, until: datetime) -> list[TimelineEvent]:
+        rows = (
+            await self.s.scalars(
+                select(TimelineRow)
+                .where(TimelineRow.kind == kind.value, TimelineRow.at >= since, TimelineRow.at < until)
                 .order_by(TimelineRow.at, TimelineRow.id)
             )
         ).all()

@@ -20,6 +20,7 @@ class ActionId(enum.StrEnum):
     CONTACT_TRANSFER = "contact.transfer"
     CONTACT_REOPEN = "contact.reopen"
     QUESTION_ANSWER = "question.answer"
+    QUESTION_ASK_AGAIN = "question.ask_again"
 
 
 CARD_ACTIONS = {

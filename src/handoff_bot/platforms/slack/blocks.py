@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handoff_bot.domain.contacts import ContactStatus
-from handoff_bot.platforms.cards import ContactCard, Line, PersonRef, QuestionView, plain
+from handoff_bot.platforms.cards import ContactCard, Line, OnDuty, PersonRef, QuestionView, plain
 from handoff_bot.platforms.slack.actions import (
     CARD_ACTIONS,
     CARD_EVENT,
@@ -39,13 +39,24 @@ def trim(text: str, limit: int, note: str = "…") -> str:
     return text[: max(0, limit - len(note))].rstrip() + note
 
 
-def mrkdwn(line: Line, limit: int = LINE_MAX) -> str:
+def onduty_mention(setting: str) -> str:
+    """SLACK_ONDUTY_MENTION (@here, @channel, S… user group, U… user) as Slack markup."""
+    if setting in ("@here", "@channel", "@everyone"):
+        return f"<!{setting[1:]}>"
+    if setting.startswith("S"):
+        return f"<!subteam^{setting}>"
+    return f"<@{setting}>" if setting else ""
+
+
+def mrkdwn(line: Line, limit: int = LINE_MAX, *, onduty: str = "") -> str:
     """Our template text and names escaped; people with a Slack account become real mentions."""
     out: list[str] = []
     for segment in line:
         if isinstance(segment, PersonRef):
             user = segment.platform_ids.get(PLATFORM)
             out.append(f"<@{user}>" if user else escape(segment.name))
+        elif isinstance(segment, OnDuty):
+            out.append(onduty_mention(onduty))
         else:
             out.append(escape(segment))
     # Trim before returning so an escape sequence is never cut in half by a later trim.
@@ -108,8 +119,8 @@ def card_message(card: ContactCard, trimmed_note: str) -> dict[str, Any]:
     }
 
 
-def thread_message(line: Line, contact_id: int, event_id: int | None) -> dict[str, Any]:
-    text = mrkdwn(line)
+def thread_message(line: Line, contact_id: int, event_id: int | None, *, onduty: str = "") -> dict[str, Any]:
+    text = mrkdwn(line, onduty=onduty)
     payload: dict[str, Any] = {"contact_id": contact_id}
     if event_id is not None:
         payload["event_id"] = event_id

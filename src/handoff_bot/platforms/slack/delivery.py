@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_bot.domain.errors import NotFound
 from handoff_bot.domain.events import TimelineEvent
-from handoff_bot.i18n.catalogue import Catalogue
+from handoff_bot.domain.office_hours import OfficeHours
+from handoff_bot.domain.people import Person
+from handoff_bot.domain.questions import QuestionStatus
+from handoff_bot.i18n.catalogue import Catalogue, format_datetime
 from handoff_bot.platforms.cards import CardBuilder, Line
 from handoff_bot.platforms.slack import blocks
-from handoff_bot.platforms.slack.actions import CARD_EVENT, DM_EVENT, LINE_EVENT
+from handoff_bot.platforms.slack.actions import CARD_EVENT, DM_EVENT, LINE_EVENT, ActionId, question_ref
 from handoff_bot.platforms.slack.client import SlackClient
-from handoff_bot.services import effects
+from handoff_bot.services import effects, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
-from handoff_bot.services.views import ContactDetails, contact_details
-from handoff_bot.storage.chat_messages import CARD, DM, THREAD_LINE, ChatMessages, MessageRef
+from handoff_bot.services.views import ContactDetails, contact_details, day_summary
+from handoff_bot.storage.chat_messages import CARD, CHANNEL_POST, DM, THREAD_LINE, ChatMessages, MessageRef
 from handoff_bot.storage.outbox import Completion
 
 log = logging.getLogger(__name__)
@@ -36,11 +39,19 @@ class SlackDelivery:
         catalogue: Catalogue,
         tz: tzinfo,
         channel: str,
+        *,
+        hours: OfficeHours | None = None,
+        onduty: str = "",
     ) -> None:
         self.client, self.uow, self.messages = client, uow, messages
-        self.catalogue, self.builder, self.channel = catalogue, CardBuilder(catalogue, tz), channel
+        self.catalogue, self.builder, self.channel = catalogue, CardBuilder(catalogue, tz, hours), channel
+        self.tz, self.onduty = tz, onduty
 
     async def __call__(self, message: OutboxMessage) -> Completion | None:
+        if message.kind == reminders.CHANNEL_DIGEST:
+            return await self._digest(message)
+        if message.kind == reminders.CHANNEL_SUMMARY:
+            return await self._summary(message)
         contact_id = int(message.payload["contact_id"])
         try:
             details = await contact_details(contact_id, uow=self.uow)
@@ -72,6 +83,12 @@ class SlackDelivery:
             return None
         if kind == effects.DM_TRANSFER:
             return await self._dm_transfer(details, card, message)
+        if kind == effects.DM_QUESTION_NUDGE:
+            return await self._nudge_colleague(details, int(message.payload["question_id"]))
+        if kind == effects.DM_ASKER_NUDGE:
+            return await self._nudge_asker(details, int(message.payload["question_id"]))
+        if kind == effects.DM_CALLBACK:
+            return await self._callback_soon(details, card, message)
         log.warning("slack: unknown outbox kind %s; skipped", kind)
         return None
 
@@ -108,7 +125,7 @@ class SlackDelivery:
                         PLATFORM, THREAD_LINE, card.channel_id, found["ts"], card.message_id, card.contact_id
                     )
                 )
-        payload = blocks.thread_message(line, card.contact_id or 0, event_id)
+        payload = blocks.thread_message(line, card.contact_id or 0, event_id, onduty=self.onduty)
         data = await self.client.call(
             "chat.postMessage", channel=card.channel_id, thread_ts=card.message_id, **payload
         )
@@ -171,6 +188,156 @@ class SlackDelivery:
         return _record(
             MessageRef(PLATFORM, DM, channel, str(data["ts"]), None, details.contact.id, None, target.id)
         )
+
+    async def _dm(
+        self,
+        person: Person | None,
+        text: str,
+        blocks_: list[dict[str, Any]],
+        *,
+        contact_id: int | None,
+        question_id: int | None = None,
+        thread_ts: str | None = None,
+        channel: str | None = None,
+    ) -> Completion | None:
+        """A DM to a person on Slack; people who are not on Slack are reached on their own platform."""
+        if person is None or PLATFORM not in person.identities:
+            return None
+        channel = channel or await self._dm_channel(person.identities[PLATFORM])
+        extra = {"thread_ts": thread_ts} if thread_ts else {}
+        data = await self.client.call(
+            "chat.postMessage", channel=channel, text=text, blocks=blocks_, unfurl_links=False, **extra
+        )
+        return _record(
+            MessageRef(PLATFORM, DM, channel, str(data["ts"]), thread_ts, contact_id, question_id, person.id)
+        )
+
+    def _section(self, line: Line) -> tuple[str, list[dict[str, Any]]]:
+        text = blocks.mrkdwn(line, onduty=self.onduty)
+        return blocks.plain_line(line), [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+    async def _nudge_colleague(self, details: ContactDetails, question_id: int) -> Completion | None:
+        question = next((q for q in details.questions if q.id == question_id), None)
+        if question is None or question.status is not QuestionStatus.OPEN:
+            return None
+        dms = await self.messages.for_question(PLATFORM, question_id)
+        if not dms:
+            return None
+        fallback, section = self._section(self.builder.nudge_colleague(details, question))
+        # In the question's own DM thread, where a plain reply is the answer.
+        return await self._dm(
+            details.person(question.colleague_id),
+            fallback,
+            section,
+            contact_id=details.contact.id,
+            question_id=question_id,
+            thread_ts=dms[0].message_id,
+            channel=dms[0].channel_id,
+        )
+
+    async def _nudge_asker(self, details: ContactDetails, question_id: int) -> Completion | None:
+        question = next((q for q in details.questions if q.id == question_id), None)
+        if question is None or question.status is not QuestionStatus.OPEN:
+            return None
+        fallback, section = self._section(self.builder.nudge_asker(details, question))
+        button = {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ActionId.QUESTION_ASK_AGAIN.value,
+                    "value": question_ref(question_id),
+                    "text": {"type": "plain_text", "text": self.catalogue.t("action.ask_again")},
+                    "style": "primary",
+                }
+            ],
+        }
+        return await self._dm(
+            details.person(question.asker_id),
+            fallback,
+            [*section, button],
+            contact_id=details.contact.id,
+            question_id=question_id,
+        )
+
+    async def _callback_soon(
+        self, details: ContactDetails, card: MessageRef, message: OutboxMessage
+    ) -> Completion | None:
+        event = _event(details, message.payload["event_id"])
+        line = self.builder.reminder_line(details, event) if event else None
+        if event is None or line is None:
+            return None
+        claimant = details.person(details.contact.claimed_by)
+        if claimant is not None and PLATFORM in claimant.identities:
+            fallback, section = self._section(line)
+            return await self._dm(claimant, fallback, section, contact_id=details.contact.id)
+        # Nobody (on Slack) has it: say it in the thread, where whoever is on duty sees it.
+        return await self._thread_line(card, line, event.id, message)
+
+    async def _digest(self, message: OutboxMessage) -> Completion | None:
+        lines: list[str] = []
+        for contact_id in [int(i) for i in message.payload.get("contact_ids", [])]:
+            try:
+                details = await contact_details(contact_id, uow=self.uow)
+            except NotFound:
+                continue
+            lines.append(await self._list_item(details))
+        if not lines:
+            return None
+        since = datetime.fromisoformat(str(message.payload["since"]))
+        when = format_datetime(since, self.tz, self.catalogue.language)
+        return await self._post_channel(self.catalogue.t("digest.title", count=len(lines), since=when), lines)
+
+    async def _summary(self, message: OutboxMessage) -> Completion | None:
+        closing = datetime.fromisoformat(str(message.payload["closing"]))
+        start = closing.astimezone(self.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        day = await day_summary(start, closing, uow=self.uow)
+        c = self.catalogue
+        lines = []
+        for contact in day.unresolved:
+            owner = day.people.get(contact.claimed_by) if contact.claimed_by else None
+            who = blocks.escape(owner.display_name) if owner else c.t("summary.nobody")
+            lines.append(f"• #{contact.id} {blocks.escape(blocks.trim(contact.subject, 80))} — {who}")
+        for question in day.open_questions:
+            colleague = day.people.get(question.colleague_id)
+            name = colleague.display_name if colleague else c.t("person.unknown")
+            text = c.t("summary.question", name=name, text=blocks.trim(question.text, 80))
+            lines.append("❓ " + blocks.escape(text))
+        median = (
+            c.t("summary.median", minutes=max(1, round(day.median_claim_seconds / 60)))
+            if day.median_claim_seconds is not None
+            else c.t("summary.no_claims")
+        )
+        title = c.t(
+            "summary.title", open=len(day.unresolved), questions=len(day.open_questions), median=median
+        )
+        return await self._post_channel(title, lines)
+
+    async def _list_item(self, details: ContactDetails) -> str:
+        assert details.contact.id is not None
+        card = await self.messages.card(PLATFORM, details.contact.id)
+        label = blocks.escape(blocks.trim(f"{self.builder.header(details)} — {details.contact.subject}", 150))
+        if card is None:
+            return f"• {label}"
+        link = await self.client.call(
+            "chat.getPermalink", channel=card.channel_id, message_ts=card.message_id
+        )
+        return f"• <{link['permalink']}|{label}>"
+
+    async def _post_channel(self, title: str, lines: list[str]) -> Completion | None:
+        body = blocks.trim("\n".join(lines), 2900) if lines else "—"
+        payload = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": blocks.escape(title)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body}},
+        ]
+        data = await self.client.call(
+            "chat.postMessage",
+            channel=self.channel,
+            text=blocks.escape(title),
+            blocks=payload,
+            unfurl_links=False,
+        )
+        return _record(MessageRef(PLATFORM, CHANNEL_POST, self.channel, str(data["ts"])))
 
 
 def _event(details: ContactDetails, event_id: object) -> TimelineEvent | None:

@@ -14,6 +14,7 @@ from handoff_bot.platforms.outcomes import explain
 from handoff_bot.platforms.slack.client import SlackClient
 from handoff_bot.platforms.slack.people import SlackPeople
 from handoff_bot.services.ports import Clock, UnitOfWorkFactory
+from handoff_bot.services.reminders import ReminderPolicy
 from handoff_bot.storage.chat_messages import ChatMessages
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class SlackDeps:
     messages: ChatMessages
     channel: str
     region: str
+    reminders: ReminderPolicy | None = None
 
     @property
     def builder(self) -> CardBuilder:

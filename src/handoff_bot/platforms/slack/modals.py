@@ -145,6 +145,7 @@ def log_contact_modal(
             _input("company", c.t("modal.log.company"), _text_input(max_length=200), optional=True),
             _input("subject", c.t("modal.log.subject"), _text_input(max_length=300), optional=True),
             _input("body", c.t("modal.log.body"), _text_input(True, body), optional=True),
+            _input("callback", c.t("modal.log.callback"), {"type": "timepicker"}, optional=True),
             _input(
                 "mine",
                 c.t("modal.log.mine_label"),
@@ -175,6 +176,8 @@ def values(view: dict[str, Any]) -> dict[str, Any]:
                 found[block_id] = element.get("selected_user")
             elif kind == "static_select":
                 found[block_id] = (element.get("selected_option") or {}).get("value")
+            elif kind == "timepicker":
+                found[block_id] = element.get("selected_time")
             elif kind == "checkboxes":
                 found[block_id] = [o.get("value") for o in element.get("selected_options") or []]
     return found

@@ -18,6 +18,7 @@ from handoff_bot.platforms.slack.delivery import SlackDelivery
 from handoff_bot.platforms.slack.deps import SlackDeps
 from handoff_bot.platforms.slack.people import SlackPeople
 from handoff_bot.services.ports import Clock
+from handoff_bot.services.reminders import ReminderPolicy
 from handoff_bot.storage.chat_messages import ChatMessages
 from handoff_bot.storage.dedupe import EventLedger
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
@@ -33,7 +34,12 @@ class SlackRuntime:
 
 @asynccontextmanager
 async def slack_runtime(
-    settings: Settings, uow: SqlUnitOfWorkFactory, clock: Clock, *, socket_mode: bool
+    settings: Settings,
+    uow: SqlUnitOfWorkFactory,
+    clock: Clock,
+    reminders: ReminderPolicy,
+    *,
+    socket_mode: bool,
 ) -> AsyncIterator[SlackRuntime]:
     """Listeners (bolt) and delivery (outbox handler) over one Web API session; Socket Mode if asked."""
     assert settings.slack_bot_token is not None and settings.slack_contacts_channel is not None
@@ -53,13 +59,21 @@ async def slack_runtime(
             messages=messages,
             channel=settings.slack_contacts_channel,
             region=settings.phone_region,
+            reminders=reminders,
         )
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         bolt = slack_app.build_bolt(
             deps, web=web, signing_secret=secret, ledger=EventLedger(uow.sessions), sessions=uow.sessions
         )
         delivery = SlackDelivery(
-            client, uow, messages, catalogue, settings.tz, settings.slack_contacts_channel
+            client,
+            uow,
+            messages,
+            catalogue,
+            settings.tz,
+            settings.slack_contacts_channel,
+            hours=reminders.hours,
+            onduty=settings.slack_onduty_mention,
         )
         socket = None
         if socket_mode and settings.slack_app_token is not None:

@@ -103,7 +103,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         assert asker.id is not None and colleague.id is not None
         try:
             await ask_question(
-                AskQuestion(contact_id, asker.id, colleague.id, question), uow=deps.uow, clock=deps.clock
+                AskQuestion(contact_id, asker.id, colleague.id, question),
+                uow=deps.uow,
+                clock=deps.clock,
+                reminders=deps.reminders,
             )
         except DomainError as error:
             await ack(response_action="errors", errors={"colleague": await deps.explain(error)})

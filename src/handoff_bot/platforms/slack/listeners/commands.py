@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
@@ -71,6 +72,12 @@ def register(app: AsyncApp, deps: SlackDeps, sessions: Any) -> None:
         except ValueError:
             channel = Channel.OTHER
         external_id = _origin_id(view.get("private_metadata"))
+        callback = _callback_today(got.get("callback"), deps)
+        if callback is False:
+            await ack(
+                response_action="errors", errors={"callback": deps.catalogue.t("modal.log.callback_past")}
+            )
+            return
         user = body["user"]["id"]
         try:
             received = await receive_contact(
@@ -81,10 +88,12 @@ def register(app: AsyncApp, deps: SlackDeps, sessions: Any) -> None:
                     subject=got.get("subject") or "",
                     body=got.get("body") or "",
                     external_id=external_id,
+                    callback_before=callback or None,
                 ),
                 uow=deps.uow,
                 clock=deps.clock,
                 region=deps.region,
+                reminders=deps.reminders,
             )
         except InvalidIdentity as error:
             block = FIELD_BLOCKS.get(error.field, "name")
@@ -117,6 +126,19 @@ def register(app: AsyncApp, deps: SlackDeps, sessions: Any) -> None:
     app.shortcut(MESSAGE_SHORTCUT)(handle_message_shortcut)
     app.view(ViewId.LOG_CONTACT.value)(handle_log_submit)
     app.event("app_home_opened")(handle_home_opened)
+
+
+def _callback_today(value: object, deps: SlackDeps) -> datetime | Literal[False] | None:
+    """ "15:00" from the time picker: today, local time. False when that time has already passed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        hours, minutes = (int(x) for x in value.split(":"))
+        local_now = deps.clock.now().astimezone(deps.tz)
+        when = local_now.replace(hour=hours, minute=minutes, second=0, microsecond=0)
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when > local_now else False
 
 
 def _origin_id(private_metadata: object) -> str | None:

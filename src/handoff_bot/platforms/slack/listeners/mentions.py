@@ -42,6 +42,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 AskQuestion(contact_id, asker.id, colleague.id, match.group(2).strip()),
                 uow=deps.uow,
                 clock=deps.clock,
+                reminders=deps.reminders,
             )
         except DomainError as error:
             await deps.ephemeral(channel, user, await deps.explain(error))

@@ -9,10 +9,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from handoff_bot.domain.errors import DomainError, NotFound
 from handoff_bot.platforms.slack import modals
-from handoff_bot.platforms.slack.actions import ActionId, ViewId, decode, question_ref
+from handoff_bot.platforms.slack.actions import ActionId, ViewId, contact_ref, decode, question_ref
 from handoff_bot.platforms.slack.deps import SlackDeps
 from handoff_bot.services.commands import AnswerQuestion
 from handoff_bot.services.questions import answer_question
+from handoff_bot.services.views import contact_details
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,24 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except DomainError as error:
             await deps.ephemeral(channel, user, await deps.explain(error))
 
+    async def handle_ask_again_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """From the "no answer yet" DM: the ask form again, with the same question filled in."""
+        await ack()
+        question_id = decode((body.get("actions") or [{}])[0].get("value"), "q")
+        if question_id is None:
+            return
+        async with deps.uow() as tx:
+            question = await tx.questions.get(question_id)
+        details = await contact_details(question.contact_id, uow=deps.uow)
+        view = modals.ask_modal(
+            deps.catalogue,
+            deps.builder.header(details),
+            contact_ref(question.contact_id),
+            initial_question=question.text,
+        )
+        await deps.client.call("views.open", trigger_id=body["trigger_id"], view=view)
+
     app.action(ActionId.QUESTION_ANSWER.value)(handle_answer_click)
+    app.action(ActionId.QUESTION_ASK_AGAIN.value)(handle_ask_again_click)
     app.view(ViewId.ANSWER.value)(handle_answer_submit)
     app.event({"type": "message", "channel_type": "im"})(handle_dm_message)

@@ -1,4 +1,4 @@
-"""callback promises: contacts.callback_before
+"""reminders: contacts.callback_before, outbox.dedupe_key
 
 Revision ID: 0002
 Revises: 0001
@@ -23,8 +23,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("callback_before", handoff_bot.storage.types.UTCDateTime(timezone=True), nullable=True)
         )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("dedupe_key", sa.String(length=200), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_outbox_dedupe_key"), ["dedupe_key"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_outbox_dedupe_key"), type_="unique")
+        batch_op.drop_column("dedupe_key")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_column("callback_before")
