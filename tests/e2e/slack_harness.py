@@ -15,7 +15,10 @@ from handoff_bot import keys
 from handoff_bot.app import build_app
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import load_settings
+from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import OutboxWorker
+from handoff_bot.services.ports import Clock
+from handoff_bot.storage.outbox import OutboxStore
 from tests.fakes import slack_requests as sr
 from tests.fakes.slack_api import FakeSlack, Message
 
@@ -92,22 +95,51 @@ class Harness:
 
 
 @asynccontextmanager
-async def slack_app(database_url: str, **settings: Any) -> AsyncIterator[Harness]:
-    async with FakeSlack().running() as slack:
-        slack.add_channel(CHANNEL)
-        slack.add_user(MARIEKE, "Marieke", "marieke@example.org")
-        slack.add_user(PIET, "Piet", "piet@example.org")
-        slack.add_user(JOOP, "Joop", "joop@example.org")
-        config = load_settings(
-            database_url=database_url,
-            intake_tokens=f"crm={TOKEN}",
-            slack_bot_token=slack.token,
-            slack_signing_secret=SECRET,
-            slack_contacts_channel=CHANNEL,
-            slack_api_url=slack.url,
-            **settings,
-        )
-        app = build_app(config, run_worker=False)
-        async with TestClient(TestServer(app)) as client:
-            worker = OutboxWorker(app[keys.OUTBOX], app[keys.HANDLERS], SystemClock(), poll_seconds=0.05)
-            yield Harness(slack, client, worker)
+async def slack_app(
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    slack: FakeSlack | None = None,
+    engine_options: dict[str, Any] | None = None,
+    **settings: Any,
+) -> AsyncIterator[Harness]:
+    """The app with Slack against a fake; with `clock`, timers run on that clock through the worker."""
+    if slack is not None:
+        async with _app(slack, database_url, clock, engine_options, settings) as harness:
+            yield harness
+        return
+    async with (
+        FakeSlack().running() as fake,
+        _app(fake, database_url, clock, engine_options, settings) as harness,
+    ):
+        yield harness
+
+
+@asynccontextmanager
+async def _app(
+    slack: FakeSlack,
+    database_url: str,
+    clock: Clock | None,
+    engine_options: dict[str, Any] | None,
+    settings: dict[str, Any],
+) -> AsyncIterator[Harness]:
+    slack.add_channel(CHANNEL)
+    slack.add_user(MARIEKE, "Marieke", "marieke@example.org")
+    slack.add_user(PIET, "Piet", "piet@example.org")
+    slack.add_user(JOOP, "Joop", "joop@example.org")
+    config = load_settings(
+        database_url=database_url,
+        intake_tokens=f"crm={TOKEN}",
+        slack_bot_token=slack.token,
+        slack_signing_secret=SECRET,
+        slack_contacts_channel=CHANNEL,
+        slack_api_url=slack.url,
+        **settings,
+    )
+    app = build_app(config, clock=clock, run_worker=False, engine_options=engine_options)
+    async with TestClient(TestServer(app)) as client:
+        handlers = app[keys.HANDLERS]
+        worker_clock = clock or SystemClock()
+        register_timers(handlers, uow=app[keys.UOW], clock=worker_clock, policy=app[keys.REMINDERS])
+        store = OutboxStore(app[keys.UOW].sessions, worker_clock)
+        yield Harness(slack, client, OutboxWorker(store, handlers, worker_clock, poll_seconds=0.05))

@@ -154,9 +154,7 @@ class CardBuilder:
             subject=contact.subject or self.c.t("card.no_subject"),
             body=contact.body,
             details=self._details(details),
-            received=self.c.t(
-                "card.received", when=format_datetime(contact.received_at, self.tz, self.c.language)
-            ),
+            received=self._received(details),
             context=self._context(details),
             owner=self._owner(details),
             status_line=self._status(details),
