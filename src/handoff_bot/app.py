@@ -13,13 +13,14 @@ from aiohttp import web
 from handoff_bot import keys
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import Settings
-from handoff_bot.intake import api, health
+from handoff_bot.intake import api, customers, health
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.platforms.slack import app as slack_app
 from handoff_bot.platforms.slack.runtime import slack_runtime
 from handoff_bot.services.ports import Clock, Committed
+from handoff_bot.services.privacy import schedule_retention
 from handoff_bot.services.reminders import schedule_summary
 from handoff_bot.storage.db import create_engine, session_factory
 from handoff_bot.storage.migrate import upgrade_database
@@ -57,6 +58,7 @@ def build_app(
         app.cleanup_ctx.append(_worker)
     health.register(app)
     api.register(app)
+    customers.register(app)
     app.router.add_post("/slack/events", slack_events)
     return app
 
@@ -103,8 +105,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    register_timers(app[keys.HANDLERS], uow=app[keys.UOW], clock=app[keys.CLOCK], policy=app[keys.REMINDERS])
+    register_timers(
+        app[keys.HANDLERS],
+        uow=app[keys.UOW],
+        clock=app[keys.CLOCK],
+        policy=app[keys.REMINDERS],
+        retention_days=settings.retention_days,
+    )
     await schedule_summary(uow=app[keys.UOW], clock=app[keys.CLOCK], policy=app[keys.REMINDERS])
+    await schedule_retention(uow=app[keys.UOW], clock=app[keys.CLOCK], tz=settings.tz)
     worker = OutboxWorker(
         app[keys.OUTBOX],
         app[keys.HANDLERS],

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import json
 import logging
 import signal
 import sys
@@ -117,6 +118,7 @@ async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     from handoff_bot.outbox.timers import register_timers
     from handoff_bot.outbox.worker import Handlers, OutboxWorker
     from handoff_bot.platforms.slack.runtime import slack_runtime
+    from handoff_bot.services.privacy import schedule_retention
     from handoff_bot.services.reminders import schedule_summary
     from handoff_bot.storage.outbox import OutboxStore
 
@@ -125,8 +127,11 @@ async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
         _engine, sessions, uow = await stack.enter_async_context(ctx.storage())
         handlers = Handlers()
         policy = settings.reminder_policy()
-        register_timers(handlers, uow=uow, clock=SystemClock(), policy=policy)
+        register_timers(
+            handlers, uow=uow, clock=SystemClock(), policy=policy, retention_days=settings.retention_days
+        )
         await schedule_summary(uow=uow, clock=SystemClock(), policy=policy)
+        await schedule_retention(uow=uow, clock=SystemClock(), tz=settings.tz)
         if settings.platform_status()["slack"] is None:
             # Deliveries only: the listeners stay with `serve`, so no Socket Mode connection here.
             slack = await stack.enter_async_context(
@@ -352,6 +357,56 @@ async def cmd_people_import(ctx: Context, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+async def _find_customer(ctx: Context, args: argparse.Namespace, uow: SqlUnitOfWorkFactory) -> int | None:
+    from handoff_bot.domain.customers import normalise_email, normalise_phone
+
+    if args.id is not None:
+        return int(args.id)
+    identity = (
+        normalise_email(args.email) if args.email else normalise_phone(args.phone, ctx.settings.phone_region)
+    )
+    async with uow() as tx:
+        found = await tx.customers.find_by_identities([identity])
+    return found[0].id if found else None
+
+
+async def cmd_customers_export(ctx: Context, args: argparse.Namespace) -> int:
+    from handoff_bot.services.privacy import export_customer
+
+    async with ctx.storage() as (_e, _s, uow):
+        try:
+            customer_id = await _find_customer(ctx, args, uow)
+            if customer_id is None:
+                raise NotFound(entity="customer", key="?")
+            data = await export_customer(customer_id, uow=uow)
+        except (NotFound, InvalidIdentity):
+            print(ctx.catalogue.t("cli.customer.not_found"), file=sys.stderr)
+            return 1
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+async def cmd_customers_erase(ctx: Context, args: argparse.Namespace) -> int:
+    import getpass
+
+    from handoff_bot.clock import SystemClock
+    from handoff_bot.services.privacy import erase_customer
+
+    async with ctx.storage() as (_e, _s, uow):
+        try:
+            customer_id = await _find_customer(ctx, args, uow)
+            if customer_id is None:
+                raise NotFound(entity="customer", key="?")
+            erasure = await erase_customer(
+                customer_id, by=f"cli:{getpass.getuser()}", uow=uow, clock=SystemClock()
+            )
+        except (NotFound, InvalidIdentity):
+            print(ctx.catalogue.t("cli.customer.not_found"), file=sys.stderr)
+            return 1
+    print(ctx.catalogue.t("cli.customer.erased", id=customer_id, contacts=erasure.contacts))
+    return 0
+
+
 def cmd_manifest_slack(ctx: Context | None, args: argparse.Namespace) -> int:
     from handoff_bot.platforms.slack import manifest
 
@@ -418,6 +473,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pimport.add_argument("file")
     pimport.set_defaults(run=cmd_people_import)
+
+    customers = sub.add_parser("customers", help="a customer's data: export or erase (GDPR/AVG)")
+    csub = customers.add_subparsers(dest="customers_command", required=True)
+    for name, run, text in (
+        ("export", cmd_customers_export, "print everything held about a customer as JSON"),
+        ("erase", cmd_customers_erase, "remove a customer's personal data everywhere"),
+    ):
+        cmd = csub.add_parser(name, help=text, description=f"{text}. {DB_ENV}")
+        which = cmd.add_mutually_exclusive_group(required=True)
+        which.add_argument("--email")
+        which.add_argument("--phone")
+        which.add_argument("--id", type=int)
+        cmd.set_defaults(run=run)
 
     manifest = sub.add_parser("manifest", help="print a platform app manifest").add_subparsers(
         dest="manifest_command", required=True

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("HANDOFF_CLOSED_DATES")
     )
     end_of_day_summary: bool = Field(True, validation_alias=_env("HANDOFF_END_OF_DAY_SUMMARY"))
+    retention_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        validation_alias=_env("HANDOFF_RETENTION_DAYS"),
+        description="personal data of contacts resolved longer ago is removed nightly",
+    )
     slack_onduty_mention: str = Field(
         "@here",
         validation_alias=_env("SLACK_ONDUTY_MENTION"),

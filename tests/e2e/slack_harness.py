@@ -140,6 +140,12 @@ async def _app(
     async with TestClient(TestServer(app)) as client:
         handlers = app[keys.HANDLERS]
         worker_clock = clock or SystemClock()
-        register_timers(handlers, uow=app[keys.UOW], clock=worker_clock, policy=app[keys.REMINDERS])
+        register_timers(
+            handlers,
+            uow=app[keys.UOW],
+            clock=worker_clock,
+            policy=app[keys.REMINDERS],
+            retention_days=config.retention_days,
+        )
         store = OutboxStore(app[keys.UOW].sessions, worker_clock)
         yield Harness(slack, client, OutboxWorker(store, handlers, worker_clock, poll_seconds=0.05))

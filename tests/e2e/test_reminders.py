@@ -103,8 +103,14 @@ async def test_clocks_count_office_time_only_across_a_weekend_with_one_digest(tm
         assert len(digests) == 1
         assert digests[0].startswith("Good morning! 2 contact(s) came in since closing (Fri 20 Nov 17:30)")
         digest = h.slack.top_level(CHANNEL)[-1]
-        assert "Saturday mail" in str(digest.blocks) and "Sunday chat" in str(digest.blocks)
-        assert "Friday caller" not in str(digest.blocks) and "slack.com/archives" in str(digest.blocks)
+        listed = str(digest.blocks)
+        assert (
+            f"#{saturday} Phone, Sat 21 Nov 10:25>" in listed
+            and f"#{sunday} Phone, Sun 22 Nov 10:25>" in listed
+        )
+        assert f"#{friday} " not in listed and listed.count("slack.com/archives") == 2
+        # Channel-wide posts carry no customer data: they cannot be edited per customer on erasure.
+        assert "Saturday mail" not in listed and "zat@example.org" not in listed
         await tick(h, clock, minutes=4)  # Friday's 5 office minutes + 4 = 9
         assert h.thread_texts(friday) == []
         await tick(h, clock, minutes=1)
@@ -251,7 +257,8 @@ async def test_end_of_day_summary_lists_what_is_still_open(tmp_path: Path) -> No
             "Today contacts were claimed after 6 min (median)."
         )
         body = str(summary[0].blocks)
-        assert "#1 Oven — Marieke" in body and "#2 Invoice — nobody yet" in body
+        assert "📞 #1 Phone — Marieke" in body and "📞 #2 Phone — nobody yet" in body
+        assert "Oven" not in body and "Anna" not in body
         clock.set(datetime(2026, 11, 24, 17, 30, tzinfo=AMS))  # tomorrow's was scheduled by today's
         await h.deliver()
         assert sum(1 for m in h.slack.top_level(CHANNEL) if m.text.startswith("End of the day")) == 2

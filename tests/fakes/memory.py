@@ -114,6 +114,11 @@ class MemoryCustomers:
         # Like the SQL store, saving adds identities and never removes one.
         self._write(replace(copy.deepcopy(customer), identities=stored.identities | customer.identities))
 
+    async def forget(self, customer_id: int) -> None:
+        stored = self._view().get(customer_id)
+        if stored is not None:
+            self.pending[customer_id] = replace(copy.deepcopy(stored), identities=set())
+
     def _write(self, customer: Customer) -> None:
         assert customer.id is not None
         _check_identities(self._view(), customer)
@@ -211,6 +216,30 @@ class MemoryContacts:
             key=lambda c: (c.received_at, c.id or 0),
         )
         return [copy.deepcopy(c) for c in rows[:200]]
+
+    async def for_customer(self, customer_id: int) -> list[Contact]:
+        return [copy.deepcopy(c) for _, c in sorted(self._view().items()) if c.customer_id == customer_id]
+
+    async def resolved_before(self, moment: datetime, limit: int) -> list[Contact]:
+        rows = sorted(
+            (
+                c
+                for c in self._view().values()
+                if c.status is ContactStatus.RESOLVED
+                and c.resolved_at is not None
+                and c.resolved_at < moment
+                and c.redacted_at is None
+            ),
+            key=lambda c: (c.resolved_at or moment, c.id or 0),
+        )
+        return [copy.deepcopy(c) for c in rows[:limit]]
+
+    async def newest_for_customer(self, customer_id: int) -> Contact | None:
+        rows = sorted(
+            (c for c in self._view().values() if c.customer_id == customer_id),
+            key=lambda c: (c.received_at, c.id or 0),
+        )
+        return copy.deepcopy(rows[-1]) if rows else None
 
     async def unresolved(self, limit: int) -> list[Contact]:
         rows = sorted(
@@ -354,6 +383,15 @@ class MemoryTimeline:
     async def for_contact(self, contact_id: int) -> list[TimelineEvent]:
         events = [e for e in [*self._state.timeline, *self.appended] if e.contact_id == contact_id]
         return sorted(events, key=lambda e: (e.at, e.id or 0))
+
+    async def scrub(self, contact_id: int, keys: Sequence[str]) -> None:
+        def clean(e: TimelineEvent) -> TimelineEvent:
+            if e.contact_id != contact_id:
+                return e
+            return replace(e, data={k: v for k, v in e.data.items() if k not in keys})
+
+        self._state.timeline[:] = [clean(e) for e in self._state.timeline]
+        self.appended[:] = [clean(e) for e in self.appended]
 
     async def between(self, kind: EventKind, since: datetime, until: datetime) -> list[TimelineEvent]:
         events = [

@@ -50,6 +50,7 @@ class Contact:
     resolved_at: datetime | None = None
     outcome: str | None = None
     callback_before: datetime | None = None  # "call back before 15:00", promised to the customer
+    redacted_at: datetime | None = None  # personal data removed (erasure or retention); statistics remain
     # Optimistic concurrency: storage writes only if the version it read is still current.
     version: int = 1
 

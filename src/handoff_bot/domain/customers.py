@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import phonenumbers
 
@@ -68,6 +69,7 @@ class Customer:
     company: str | None = None
     owner_id: int | None = None
     identities: set[Identity] = field(default_factory=set)
+    erased_at: datetime | None = None
 
     @property
     def label(self) -> str:

@@ -11,7 +11,9 @@ class DomainError(Exception):
     code: str = "domain_error"
 
     def __str__(self) -> str:  # a readable repr for logs; user text comes from the catalogue
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        # Fields named in `private` may hold customer data (an email, a phone number): never in logs.
+        private = getattr(self, "private", ())
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k not in private)
         return f"{type(self).__name__}({fields})"
 
 
@@ -82,6 +84,7 @@ class InvalidIdentity(DomainError):
     field: str
     value: str
     code = "invalid_identity"
+    private = ("value",)
 
 
 @dataclass(eq=False)

@@ -21,6 +21,7 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
     REMINDED = "reminded"
     NOTE = "note"
+    REDACTED = "redacted"  # personal data removed: records when and why (and by whom), never what
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ FUTURE_SLACK = timedelta(minutes=5)
 LIMIT_MAX = 200
 
 
-def _authenticate(request: web.Request) -> str:
+def authenticate(request: web.Request) -> str:
     """The source name whose token was presented. Compares against every token in constant time."""
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
@@ -89,7 +89,7 @@ def _received_at(value: datetime | None, request: web.Request) -> datetime | Non
 
 
 async def post_contact(request: web.Request) -> web.Response:
-    source = _authenticate(request)
+    source = authenticate(request)
     if request.content_type != "application/json":
         raise Problem(415, "send the contact as application/json")
     raw = await _read_capped(request)
@@ -145,7 +145,7 @@ async def post_contact(request: web.Request) -> web.Response:
 
 
 async def get_contact(request: web.Request) -> web.Response:
-    _authenticate(request)
+    authenticate(request)
     raw = request.match_info["contact_id"]
     if not raw.isdigit() or len(raw) > 18:
         raise Problem(404, f"contact {raw[:40]!r} does not exist")
@@ -172,7 +172,7 @@ def _parse_cursor(token: str) -> int:
 
 
 async def list_contacts_route(request: web.Request) -> web.Response:
-    _authenticate(request)
+    authenticate(request)
     query = request.query
     errors: list[dict[str, str]] = []
     status = None

@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 
 from handoff_bot.domain.errors import NotFound
 from handoff_bot.outbox.worker import Handlers
-from handoff_bot.services import reminders
+from handoff_bot.services import privacy, reminders
 from handoff_bot.services.ports import Clock, OutboxMessage, UnitOfWorkFactory
 from handoff_bot.storage.outbox import Completion
 
@@ -15,7 +15,12 @@ log = logging.getLogger(__name__)
 
 
 def register_timers(
-    handlers: Handlers, *, uow: UnitOfWorkFactory, clock: Clock, policy: reminders.ReminderPolicy
+    handlers: Handlers,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    policy: reminders.ReminderPolicy,
+    retention_days: int = 365,
 ) -> None:
     async def claim(message: OutboxMessage) -> Completion | None:
         p = message.payload
@@ -52,6 +57,12 @@ def register_timers(
         await reminders.fire_summary(str(message.payload["closing"]), uow=uow, clock=clock, policy=policy)
         return None
 
+    async def retention(message: OutboxMessage) -> Completion | None:
+        count = await privacy.run_retention(retention_days, uow=uow, clock=clock, tz=policy.hours.tz)
+        log.info("retention: personal data removed from %s contact(s)", count)
+        return None
+
+    handlers.add_kind(privacy.TIMER_RETENTION, retention)
     handlers.add_kind(reminders.TIMER_CLAIM, claim)
     handlers.add_kind(reminders.TIMER_QUESTION, question)
     handlers.add_kind(reminders.TIMER_CALLBACK, callback)

@@ -147,6 +147,8 @@ class CardBuilder:
     def card(self, details: ContactDetails) -> ContactCard:
         contact = details.contact
         assert contact.id is not None
+        if contact.redacted_at is not None:
+            return self._redacted(details)
         return ContactCard(
             contact_id=contact.id,
             status=contact.status,
@@ -170,6 +172,32 @@ class CardBuilder:
                 id=contact.id,
                 status=self.c.t(f"status.{contact.status.value}"),
             ),
+        )
+
+    def _redacted(self, details: ContactDetails) -> ContactCard:
+        """What remains on the card once personal data is removed: times, channel, who handled it."""
+        contact = details.contact
+        assert contact.id is not None
+        reason = next(
+            (str(e.data.get("reason")) for e in reversed(details.timeline) if e.kind is EventKind.REDACTED),
+            "erased",
+        )
+        return ContactCard(
+            contact_id=contact.id,
+            status=contact.status,
+            header=f"{CHANNEL_ICONS[contact.channel]} {self.channel_label(contact.channel)} · #{contact.id}",
+            subject=self.c.t(f"redacted.{reason}"),
+            body="",
+            details=(),
+            received=self.c.t(
+                "card.received", when=format_datetime(contact.received_at, self.tz, self.c.language)
+            ),
+            context=(),
+            owner=None,
+            status_line=self._status(details),
+            questions=(),
+            actions=(),
+            fallback=self.c.t(f"redacted.{reason}"),
         )
 
     def _received(self, details: ContactDetails) -> str:

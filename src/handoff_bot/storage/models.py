@@ -48,6 +48,7 @@ class CustomerRow(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     company: Mapped[str | None] = mapped_column(String(200))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -83,6 +84,7 @@ class ContactRow(Base):
     resolved_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
     callback_before: Mapped[datetime | None]
+    redacted_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
 

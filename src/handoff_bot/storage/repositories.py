@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +51,7 @@ class SqlCustomers:
         by_customer: dict[int, set[Identity]] = {i: set() for i in ids}
         for row in idents:
             by_customer[row.customer_id].add(Identity(IdentityKind(row.kind), row.value))
-        return [Customer(r.id, r.name, r.company, r.owner_id, by_customer[r.id]) for r in rows]
+        return [Customer(r.id, r.name, r.company, r.owner_id, by_customer[r.id], r.erased_at) for r in rows]
 
     async def get(self, customer_id: int) -> Customer:
         row = await self.s.get(CustomerRow, customer_id)
@@ -87,8 +87,9 @@ class SqlCustomers:
         if row is None:
             raise NotFound(entity="customer", key=customer.id)
         row.name, row.company, row.owner_id = customer.name, customer.company, customer.owner_id
+        row.erased_at = customer.erased_at
         existing = {
-            (r.kind, r.value)
+            (r.kind, r.value): r
             for r in (
                 await self.s.scalars(
                     select(CustomerIdentityRow).where(CustomerIdentityRow.customer_id == customer.id)
@@ -97,6 +98,12 @@ class SqlCustomers:
         }
         await self._add_identities(
             customer.id, {i for i in customer.identities if (i.kind.value, i.value) not in existing}
+        )
+
+    async def forget(self, customer_id: int) -> None:
+        """Remove every identity of a customer (erasure, retention). `save` itself only ever adds."""
+        await self.s.execute(
+            delete(CustomerIdentityRow).where(CustomerIdentityRow.customer_id == customer_id)
         )
 
     async def _add_identities(self, customer_id: int, identities: set[Identity]) -> None:
@@ -124,6 +131,7 @@ def _contact(row: ContactRow) -> Contact:
         resolved_at=row.resolved_at,
         outcome=row.outcome,
         callback_before=row.callback_before,
+        redacted_at=row.redacted_at,
         version=row.version,
     )
 
@@ -176,6 +184,7 @@ class SqlContacts:
                 resolved_at=contact.resolved_at,
                 outcome=contact.outcome,
                 callback_before=contact.callback_before,
+                redacted_at=contact.redacted_at,
                 subject=contact.subject,
                 body=contact.body,
                 version=contact.version + 1,
@@ -237,6 +246,32 @@ class SqlContacts:
             .limit(200)
         )
         return [_contact(r) for r in (await self.s.scalars(query)).all()]
+
+    async def for_customer(self, customer_id: int) -> list[Contact]:
+        query = select(ContactRow).where(ContactRow.customer_id == customer_id).order_by(ContactRow.id)
+        return [_contact(r) for r in (await self.s.scalars(query)).all()]
+
+    async def resolved_before(self, moment: datetime, limit: int) -> list[Contact]:
+        query = (
+            select(ContactRow)
+            .where(
+                ContactRow.status == ContactStatus.RESOLVED.value,
+                ContactRow.resolved_at < moment,
+                ContactRow.redacted_at.is_(None),
+            )
+            .order_by(ContactRow.resolved_at, ContactRow.id)
+            .limit(limit)
+        )
+        return [_contact(r) for r in (await self.s.scalars(query)).all()]
+
+    async def newest_for_customer(self, customer_id: int) -> Contact | None:
+        row = await self.s.scalar(
+            select(ContactRow)
+            .where(ContactRow.customer_id == customer_id)
+            .order_by(ContactRow.received_at.desc(), ContactRow.id.desc())
+            .limit(1)
+        )
+        return _contact(row) if row else None
 
     async def unresolved(self, limit: int) -> list[Contact]:
         query = (
@@ -444,6 +479,13 @@ class SqlTimeline:
             )
         ).all()
         return [TimelineEvent(r.contact_id, EventKind(r.kind), r.at, r.actor_id, r.data, r.id) for r in rows]
+
+    async def scrub(self, contact_id: int, keys: Sequence[str]) -> None:
+        """Drop free-text fields (notes, outcomes) from a contact's events; the events themselves stay."""
+        rows = (await self.s.scalars(select(TimelineRow).where(TimelineRow.contact_id == contact_id))).all()
+        for row in rows:
+            if any(k in row.data for k in keys):
+                row.data = {k: v for k, v in row.data.items() if k not in keys}
 
     async def between(self, kind: EventKind, since: datetime, until: datetime) -> list[TimelineEvent]:
         rows = (

@@ -100,16 +100,17 @@ def card_message(card: ContactCard, trimmed_note: str) -> dict[str, Any]:
     blocks.append(
         {"type": "section", "text": _mrkdwn(STATUS_ICONS[card.status] + " " + mrkdwn(card.status_line))}
     )
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"card:{card.contact_id}",
-            "elements": [
-                _button(CARD_ACTIONS[a.kind], a.label, contact_ref(card.contact_id), a.primary)
-                for a in card.actions
-            ],
-        }
-    )
+    if card.actions:  # Slack refuses an actions block without elements
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"card:{card.contact_id}",
+                "elements": [
+                    _button(CARD_ACTIONS[a.kind], a.label, contact_ref(card.contact_id), a.primary)
+                    for a in card.actions
+                ],
+            }
+        )
     return {
         "text": trim(card.fallback, FALLBACK_MAX),
         "blocks": blocks,

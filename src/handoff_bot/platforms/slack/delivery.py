@@ -14,11 +14,12 @@ from handoff_bot.domain.office_hours import OfficeHours
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import QuestionStatus
 from handoff_bot.i18n.catalogue import Catalogue, format_datetime
-from handoff_bot.platforms.cards import CardBuilder, Line
+from handoff_bot.outbox.errors import PermanentFailure
+from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
 from handoff_bot.platforms.slack import blocks
 from handoff_bot.platforms.slack.actions import CARD_EVENT, DM_EVENT, LINE_EVENT, ActionId, question_ref
 from handoff_bot.platforms.slack.client import SlackClient
-from handoff_bot.services import effects, reminders
+from handoff_bot.services import effects, privacy, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
 from handoff_bot.services.views import ContactDetails, contact_details, day_summary
 from handoff_bot.storage.chat_messages import CARD, CHANNEL_POST, DM, THREAD_LINE, ChatMessages, MessageRef
@@ -59,6 +60,9 @@ class SlackDelivery:
             log.info("slack: contact %s no longer exists; nothing to deliver", contact_id)
             return None
         kind = message.kind
+        if kind == privacy.CHAT_REDACT:
+            await self._redact(details, str(message.payload.get("reason", privacy.ERASED)))
+            return None
         if kind == effects.CARD_POST:
             return await self._post_card(details, message)
         card = await self.messages.card(PLATFORM, contact_id)
@@ -297,12 +301,12 @@ class SlackDelivery:
         for contact in day.unresolved:
             owner = day.people.get(contact.claimed_by) if contact.claimed_by else None
             who = blocks.escape(owner.display_name) if owner else c.t("summary.nobody")
-            lines.append(f"• #{contact.id} {blocks.escape(blocks.trim(contact.subject, 80))} — {who}")
+            channel = self.builder.channel_label(contact.channel)
+            lines.append(f"• {CHANNEL_ICONS[contact.channel]} #{contact.id} {channel} — {who}")
         for question in day.open_questions:
             colleague = day.people.get(question.colleague_id)
             name = colleague.display_name if colleague else c.t("person.unknown")
-            text = c.t("summary.question", name=name, text=blocks.trim(question.text, 80))
-            lines.append("❓ " + blocks.escape(text))
+            lines.append("❓ " + blocks.escape(c.t("summary.question", name=name, id=question.contact_id)))
         median = (
             c.t("summary.median", minutes=max(1, round(day.median_claim_seconds / 60)))
             if day.median_claim_seconds is not None
@@ -313,10 +317,37 @@ class SlackDelivery:
         )
         return await self._post_channel(title, lines)
 
+    async def _redact(self, details: ContactDetails, reason: str) -> None:
+        """Edit every message we posted about this contact: the card, its thread lines and the DMs."""
+        assert details.contact.id is not None
+        neutral = self.catalogue.t(f"redacted.{reason}")
+        text_only = {
+            "text": neutral,
+            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": neutral}}],
+        }
+        card = blocks.card_message(self.builder.card(details), "")
+        for ref in await self.messages.for_contact(details.contact.id):
+            payload = card if ref.role == CARD else text_only
+            try:
+                await self.client.call("chat.update", channel=ref.channel_id, ts=ref.message_id, **payload)
+            except PermanentFailure as exc:
+                # Someone deleted it in Slack already: nothing left to redact there.
+                if "message_not_found" not in exc.reason:
+                    raise
+                log.info(
+                    "slack: message %s of contact %s is gone; nothing to redact",
+                    ref.message_id,
+                    details.contact.id,
+                )
+
     async def _list_item(self, details: ContactDetails) -> str:
         assert details.contact.id is not None
         card = await self.messages.card(PLATFORM, details.contact.id)
-        label = blocks.escape(blocks.trim(f"{self.builder.header(details)} — {details.contact.subject}", 150))
+        # No customer data in channel-wide posts: they cannot be edited per customer on erasure.
+        contact = details.contact
+        when = format_datetime(contact.received_at, self.tz, self.catalogue.language)
+        channel = self.builder.channel_label(contact.channel)
+        label = f"{CHANNEL_ICONS[contact.channel]} #{contact.id} {channel}, {when}"
         if card is None:
             return f"• {label}"
         link = await self.client.call(
