@@ -80,6 +80,7 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("HANDOFF_CLOSED_DATES")
     )
     end_of_day_summary: bool = Field(True, validation_alias=_env("HANDOFF_END_OF_DAY_SUMMARY"))
+    card_detail: Literal["full", "minimal"] = Field("full", validation_alias=_env("HANDOFF_CARD_DETAIL"))
     retention_days: int = Field(
         365,
         ge=1,

@@ -171,3 +171,42 @@ def test_customers_cli_exports_and_erases(tmp_path: Path, capsys, monkeypatch) -
     assert main(["customers", "export", "--id", "1"]) == 0
     assert "Anna" not in capsys.readouterr().out
     assert main(["customers", "erase", "--email", "nobody@example.org"]) == 1
+
+
+async def test_minimal_cards_keep_details_private_to_the_claimant_and_the_asked(tmp_path: Path) -> None:
+    async with slack_app(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", card_detail="minimal") as h:
+        cid = (
+            await h.post_contact(
+                subject="Oven Zwolle",
+                body="Please call about oven serial 88812.",
+                customer={"name": "Anna Jansen", "email": "anna.jansen@example.org", "phone": "06-12345678"},
+            )
+        )["id"]
+        await h.deliver()
+        shared = json.dumps([h.card(cid).text, h.card(cid).blocks], ensure_ascii=False)
+        assert "Phone · Anna" in shared and "Oven Zwolle" in shared
+        for private in ("Jansen", "anna.jansen", "612345678", "88812"):
+            assert private not in shared, private
+        assert "Details are shown to whoever claims this contact." in shared
+
+        await h.click("contact.claim", cid, MARIEKE)
+        mine = [e for e in h.slack.ephemerals if e.get("user") == MARIEKE]
+        assert len(mine) == 1
+        private_view = json.dumps(mine[0]["blocks"], ensure_ascii=False)
+        assert "+31612345678" in private_view and "88812" in private_view and "Anna Jansen" in private_view
+
+        await h.click("contact.ask", cid, MARIEKE)
+        await h.interact(
+            sr.submit(
+                h.last_view(),
+                {"colleague": sr.user_select(PIET), "question": sr.text_input("Warranty?")},
+                user=MARIEKE,
+            )
+        )
+        await h.deliver()
+        dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
+        assert "88812" in json.dumps(dm.blocks) and "anna.jansen@example.org" in json.dumps(dm.blocks)
+        shared_now = json.dumps(h.card(cid).blocks) + json.dumps(
+            [m.text for m in h.slack.thread(CHANNEL, h.card(cid).ts)]
+        )
+        assert "88812" not in shared_now and "612345678" not in shared_now and "Jansen" not in shared_now

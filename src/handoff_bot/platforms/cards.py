@@ -127,8 +127,12 @@ def plain(line: Line) -> str:
 class CardBuilder:
     """Builds views in one language and time zone."""
 
-    def __init__(self, catalogue: Catalogue, tz: tzinfo, hours: OfficeHours | None = None) -> None:
-        self.c, self.tz, self.hours = catalogue, tz, hours
+    def __init__(
+        self, catalogue: Catalogue, tz: tzinfo, hours: OfficeHours | None = None, *, minimal: bool = False
+    ) -> None:
+        # minimal (HANDOFF_CARD_DETAIL=minimal): the shared channel sees the channel, a first name and the
+        # subject; phone, email, body and history go privately to whoever claims or is asked.
+        self.c, self.tz, self.hours, self.minimal = catalogue, tz, hours, minimal
 
     def _t(self, key: str, **values: object) -> Line:
         return compose(self.c.template(key), **values)
@@ -140,24 +144,34 @@ class CardBuilder:
     def channel_label(self, channel: Channel) -> str:
         return self.c.t(f"channel.{channel.value}")
 
-    def header(self, details: ContactDetails) -> str:
-        contact, customer = details.contact, details.customer
-        return f"{CHANNEL_ICONS[contact.channel]} {self.channel_label(contact.channel)} · {customer.label}"
+    def customer_name(self, details: ContactDetails, *, private: bool = False) -> str:
+        customer = details.customer
+        if not self.minimal or private:
+            return customer.label
+        first = customer.name.split()[0] if customer.name and customer.name.split() else None
+        return first or customer.company or f"#{details.contact.id}"
 
-    def card(self, details: ContactDetails) -> ContactCard:
+    def header(self, details: ContactDetails, *, private: bool = False) -> str:
+        contact = details.contact
+        name = self.customer_name(details, private=private)
+        return f"{CHANNEL_ICONS[contact.channel]} {self.channel_label(contact.channel)} · {name}"
+
+    def card(self, details: ContactDetails, *, private: bool = False) -> ContactCard:
+        """The card; `private` is the full view for one person (claimant, asked colleague) in minimal mode."""
         contact = details.contact
         assert contact.id is not None
         if contact.redacted_at is not None:
             return self._redacted(details)
+        shared_only = self.minimal and not private
         return ContactCard(
             contact_id=contact.id,
             status=contact.status,
-            header=self.header(details),
+            header=self.header(details, private=private),
             subject=contact.subject or self.c.t("card.no_subject"),
-            body=contact.body,
-            details=self._details(details),
+            body=self.c.t("card.detail_private") if shared_only else contact.body,
+            details=() if shared_only else self._details(details),
             received=self._received(details),
-            context=self._context(details),
+            context=() if shared_only else self._context(details),
             owner=self._owner(details),
             status_line=self._status(details),
             questions=tuple(
@@ -302,7 +316,7 @@ class CardBuilder:
         owner = details.person(details.context.owner_id)
         if owner is None:
             return None
-        return self._t("thread.owner", owner=PersonRef.of(owner), customer=details.customer.label)
+        return self._t("thread.owner", owner=PersonRef.of(owner), customer=self.customer_name(details))
 
     def reminder_line(self, details: ContactDetails, event: TimelineEvent) -> Line | None:
         reason = event.data.get("reason")
@@ -376,7 +390,7 @@ class CardBuilder:
             status=question.status,
             intro=self._t("dm.intro", asker=self._person(details, question.asker_id)),
             text=question.text,
-            contact_header=self.header(details),
+            contact_header=self.header(details, private=True),
             contact_subject=details.contact.subject or self.c.t("card.no_subject"),
             answer=answer,
             can_answer=question.status is QuestionStatus.OPEN,

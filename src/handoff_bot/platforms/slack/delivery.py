@@ -12,7 +12,7 @@ from handoff_bot.domain.errors import NotFound
 from handoff_bot.domain.events import TimelineEvent
 from handoff_bot.domain.office_hours import OfficeHours
 from handoff_bot.domain.people import Person
-from handoff_bot.domain.questions import QuestionStatus
+from handoff_bot.domain.questions import Question, QuestionStatus
 from handoff_bot.i18n.catalogue import Catalogue, format_datetime
 from handoff_bot.outbox.errors import PermanentFailure
 from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
@@ -43,9 +43,14 @@ class SlackDelivery:
         *,
         hours: OfficeHours | None = None,
         onduty: str = "",
+        minimal: bool = False,
     ) -> None:
         self.client, self.uow, self.messages = client, uow, messages
-        self.catalogue, self.builder, self.channel = catalogue, CardBuilder(catalogue, tz, hours), channel
+        self.catalogue, self.builder, self.channel = (
+            catalogue,
+            CardBuilder(catalogue, tz, hours, minimal=minimal),
+            channel,
+        )
         self.tz, self.onduty = tz, onduty
 
     async def __call__(self, message: OutboxMessage) -> Completion | None:
@@ -154,7 +159,7 @@ class SlackDelivery:
         if await self.messages.for_question(PLATFORM, question_id):
             return None
         channel = await self._dm_channel(slack_user)
-        payload = blocks.question_message(self.builder.question(details, question))
+        payload = self._question_payload(details, question)
         data = await self.client.call("chat.postMessage", channel=channel, **payload)
         return _record(
             MessageRef(
@@ -166,11 +171,17 @@ class SlackDelivery:
         question = next((q for q in details.questions if q.id == question_id), None)
         if question is None:
             return
-        view = self.builder.question(details, question)
+        payload = self._question_payload(details, question)
         for ref in await self.messages.for_question(PLATFORM, question_id):
-            await self.client.call(
-                "chat.update", channel=ref.channel_id, ts=ref.message_id, **blocks.question_message(view)
-            )
+            await self.client.call("chat.update", channel=ref.channel_id, ts=ref.message_id, **payload)
+
+    def _question_payload(self, details: ContactDetails, question: Question) -> dict[str, Any]:
+        payload = blocks.question_message(self.builder.question(details, question))
+        if self.builder.minimal:
+            # The shared card is minimal: the person asked sees the customer's details here, privately.
+            private = blocks.card_message(self.builder.card(details, private=True), "")["blocks"]
+            payload["blocks"] = [*payload["blocks"], *(b for b in private if b["type"] != "actions")]
+        return payload
 
     async def _dm_transfer(
         self, details: ContactDetails, card: MessageRef, message: OutboxMessage
@@ -181,7 +192,8 @@ class SlackDelivery:
             return None
         channel = await self._dm_channel(target.identities[PLATFORM])
         line = self.builder.transfer_note(details, event)
-        payload = blocks.card_message(self.builder.card(details), self.catalogue.t("card.body_trimmed"))
+        private = self.builder.card(details, private=True)
+        payload = blocks.card_message(private, self.catalogue.t("card.body_trimmed"))
         payload["blocks"] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": blocks.mrkdwn(line)}},
             *payload["blocks"][:-1],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
 
 from handoff_bot.domain.errors import DomainError
 from handoff_bot.i18n.catalogue import Catalogue
@@ -32,17 +33,21 @@ class SlackDeps:
     channel: str
     region: str
     reminders: ReminderPolicy | None = None
+    minimal: bool = False
 
     @property
     def builder(self) -> CardBuilder:
-        return CardBuilder(self.catalogue, self.tz)
+        return CardBuilder(self.catalogue, self.tz, minimal=self.minimal)
 
-    async def ephemeral(self, channel: str | None, user: str | None, text: str) -> None:
+    async def ephemeral(
+        self, channel: str | None, user: str | None, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
         """Tell only the clicker. Best effort: the click itself already succeeded or failed."""
         if not channel or not user:
             return
+        extra = {"blocks": blocks} if blocks else {}
         try:
-            await self.client.call("chat.postEphemeral", channel=channel, user=user, text=text)
+            await self.client.call("chat.postEphemeral", channel=channel, user=user, text=text, **extra)
         except (RetryLater, PermanentFailure) as exc:
             log.warning("could not show an ephemeral message in %s: %s", channel, exc)
 

@@ -60,6 +60,7 @@ async def slack_runtime(
             channel=settings.slack_contacts_channel,
             region=settings.phone_region,
             reminders=reminders,
+            minimal=settings.card_detail == "minimal",
         )
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         bolt = slack_app.build_bolt(
@@ -74,6 +75,7 @@ async def slack_runtime(
             settings.slack_contacts_channel,
             hours=reminders.hours,
             onduty=settings.slack_onduty_mention,
+            minimal=settings.card_detail == "minimal",
         )
         socket = None
         if socket_mode and settings.slack_app_token is not None:

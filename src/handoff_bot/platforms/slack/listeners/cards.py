@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from handoff_bot.domain.errors import DomainError
-from handoff_bot.platforms.slack import modals
+from handoff_bot.platforms.slack import blocks, modals
 from handoff_bot.platforms.slack.actions import ActionId, ViewId, contact_ref, decode
 from handoff_bot.platforms.slack.deps import SlackDeps
 from handoff_bot.services.commands import (
@@ -42,13 +42,15 @@ def _contact_id(body: dict[str, Any]) -> int | None:
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def handle_claim_click(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await _direct(
+        claimed = await _direct(
             deps,
             body,
             lambda contact_id, person_id: claim_contact(
                 ClaimContact(contact_id, person_id), uow=deps.uow, clock=deps.clock
             ),
         )
+        if claimed is not None and deps.minimal:
+            await _show_details_privately(deps, body, claimed)
 
     async def handle_release_click(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -161,15 +163,30 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     app.view(ViewId.RESOLVE.value)(handle_resolve_submit)
 
 
-async def _direct(deps: SlackDeps, body: dict[str, Any], change: Any) -> None:
-    """A one-click change: the card update arrives through the outbox; only refusals are told here."""
+async def _direct(deps: SlackDeps, body: dict[str, Any], change: Any) -> int | None:
+    """A one-click change: the card update arrives through the outbox; only refusals are told here.
+
+    Returns the contact id when the change was made.
+    """
     contact_id = _contact_id(body)
     channel, user = _where(body)
     if contact_id is None or user is None:
-        return
+        return None
     person = await deps.people.person(user)
     assert person.id is not None
     try:
         await change(contact_id, person.id)
     except DomainError as error:
         await deps.ephemeral(channel, user, await deps.explain(error))
+        return None
+    return contact_id
+
+
+async def _show_details_privately(deps: SlackDeps, body: dict[str, Any], contact_id: int) -> None:
+    """Minimal cards: whoever claims sees phone, email, body and history, and only they do."""
+    details = await contact_details(contact_id, uow=deps.uow)
+    card = blocks.card_message(deps.builder.card(details, private=True), "")
+    channel, user = _where(body)
+    text = deps.catalogue.t("private.details", id=contact_id)
+    intro = {"type": "section", "text": {"type": "plain_text", "text": text}}
+    await deps.ephemeral(channel, user, text, [intro, *(b for b in card["blocks"] if b["type"] != "actions")])
