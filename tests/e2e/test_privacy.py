@@ -210,3 +210,36 @@ async def test_minimal_cards_keep_details_private_to_the_claimant_and_the_asked(
             [m.text for m in h.slack.thread(CHANNEL, h.card(cid).ts)]
         )
         assert "88812" not in shared_now and "612345678" not in shared_now and "Jansen" not in shared_now
+
+
+async def test_logs_at_info_and_above_hold_ids_only(tmp_path: Path, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    async with slack_app(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}") as h:
+        await full_story(h)
+        refused = await h.client.post(
+            "/api/contacts",
+            headers=AUTH,
+            json={"channel": "email", "customer": {"name": "Anna Jansen", "email": "anna.jansen@@example"}},
+        )
+        assert refused.status == 422
+        await h.send(
+            *sr.event(
+                {
+                    "type": "app_mention",
+                    "user": MARIEKE,
+                    "channel": CHANNEL,
+                    "text": "<@UBOT> Anna?",
+                    "ts": "1.2",
+                    "event_ts": "1.2",
+                }
+            )
+        )
+        await h.client.delete("/api/customers/1", headers=AUTH)
+        await h.deliver()
+    logged = "\n".join(
+        r.getMessage() + (r.exc_text or "") for r in caplog.records if r.levelno >= logging.INFO
+    )
+    assert logged  # something was logged
+    assert [t for t in TRACES if t in logged] == []
