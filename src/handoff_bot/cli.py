@@ -217,7 +217,7 @@ async def cmd_contacts_show(ctx: Context, args: argparse.Namespace) -> int:
         c.t("cli.contact.title", id=contact.id, status=c.t(f"status.{contact.status.value}")),
         f"{c.t('cli.contact.customer')}: {d.customer.label}",
     ]
-    lines += [f"  {i.kind.value}: {i.value}" for i in sorted(d.customer.identities, key=str)]
+    lines += [f"  {i.kind.value}: {i.value}" for i in d.customer.sorted_identities()]
     lines += [
         f"{c.t('cli.contact.received')}: {ctx.when(contact.received_at)} "
         f"({c.t(f'channel.{contact.channel.value}')}, {c.t('cli.contact.source')}: {contact.source})",
@@ -357,7 +357,8 @@ async def cmd_people_import(ctx: Context, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-async def _find_customer(ctx: Context, args: argparse.Namespace, uow: SqlUnitOfWorkFactory) -> int | None:
+async def _find_customer(ctx: Context, args: argparse.Namespace, uow: SqlUnitOfWorkFactory) -> int:
+    """The customer named by --id, --email or --phone; NotFound (or InvalidIdentity) otherwise."""
     from handoff_bot.domain.customers import normalise_email, normalise_phone
 
     if args.id is not None:
@@ -367,7 +368,9 @@ async def _find_customer(ctx: Context, args: argparse.Namespace, uow: SqlUnitOfW
     )
     async with uow() as tx:
         found = await tx.customers.find_by_identities([identity])
-    return found[0].id if found else None
+    if not found or found[0].id is None:
+        raise NotFound(entity="customer", key="?")
+    return found[0].id
 
 
 async def cmd_customers_export(ctx: Context, args: argparse.Namespace) -> int:
@@ -376,8 +379,6 @@ async def cmd_customers_export(ctx: Context, args: argparse.Namespace) -> int:
     async with ctx.storage() as (_e, _s, uow):
         try:
             customer_id = await _find_customer(ctx, args, uow)
-            if customer_id is None:
-                raise NotFound(entity="customer", key="?")
             data = await export_customer(customer_id, uow=uow)
         except (NotFound, InvalidIdentity):
             print(ctx.catalogue.t("cli.customer.not_found"), file=sys.stderr)
@@ -395,8 +396,6 @@ async def cmd_customers_erase(ctx: Context, args: argparse.Namespace) -> int:
     async with ctx.storage() as (_e, _s, uow):
         try:
             customer_id = await _find_customer(ctx, args, uow)
-            if customer_id is None:
-                raise NotFound(entity="customer", key="?")
             erasure = await erase_customer(
                 customer_id, by=f"cli:{getpass.getuser()}", uow=uow, clock=SystemClock()
             )

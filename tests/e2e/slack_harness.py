@@ -87,6 +87,14 @@ class Harness:
             sr.click(action, f"v1:c:{contact_id}", user=user, channel=CHANNEL, message_ts=card.ts)
         )
 
+    async def ask(self, contact_id: int, asker: str, colleague: str, question: str) -> None:
+        """Ask a colleague through the card's button and the modal, then deliver what follows."""
+        await self.click("contact.ask", contact_id, asker)
+        values = {"colleague": sr.user_select(colleague), "question": sr.text_input(question)}
+        response = await self.interact(sr.submit(self.last_view(), values, user=asker))
+        assert response.status == 200, await response.text()
+        await self.deliver()
+
     def last_view(self) -> dict[str, Any]:
         return self.slack.views[-1]
 

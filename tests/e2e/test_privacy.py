@@ -54,15 +54,7 @@ async def full_story(h: Harness) -> int:
     )["id"]
     await h.deliver()
     await h.click("contact.claim", cid, MARIEKE)
-    await h.click("contact.ask", cid, MARIEKE)
-    await h.interact(
-        sr.submit(
-            h.last_view(),
-            {"colleague": sr.user_select(PIET), "question": sr.text_input("Is Anna's oven under warranty?")},
-            user=MARIEKE,
-        )
-    )
-    await h.deliver()
+    await h.ask(cid, MARIEKE, PIET, "Is Anna's oven under warranty?")
     dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
     await h.send(
         *sr.event(
@@ -195,15 +187,7 @@ async def test_minimal_cards_keep_details_private_to_the_claimant_and_the_asked(
         private_view = json.dumps(mine[0]["blocks"], ensure_ascii=False)
         assert "+31612345678" in private_view and "88812" in private_view and "Anna Jansen" in private_view
 
-        await h.click("contact.ask", cid, MARIEKE)
-        await h.interact(
-            sr.submit(
-                h.last_view(),
-                {"colleague": sr.user_select(PIET), "question": sr.text_input("Warranty?")},
-                user=MARIEKE,
-            )
-        )
-        await h.deliver()
+        await h.ask(cid, MARIEKE, PIET, "Warranty?")
         dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
         assert "88812" in json.dumps(dm.blocks) and "anna.jansen@example.org" in json.dumps(dm.blocks)
         shared_now = json.dumps(h.card(cid).blocks) + json.dumps(

@@ -141,15 +141,7 @@ async def test_unanswered_question_nudges_the_colleague_then_tells_the_asker(tmp
         cid = (await h.post_contact())["id"]
         await h.deliver()
         await h.click("contact.claim", cid, MARIEKE)
-        await h.click("contact.ask", cid, MARIEKE)
-        await h.interact(
-            sr.submit(
-                h.last_view(),
-                {"colleague": sr.user_select(PIET), "question": sr.text_input("Which oven model is it?")},
-                user=MARIEKE,
-            )
-        )
-        await h.deliver()
+        await h.ask(cid, MARIEKE, PIET, "Which oven model is it?")
         dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
         await tick(h, clock, minutes=15)
         nudge = h.slack.thread(dm.channel, dm.ts)
@@ -186,15 +178,7 @@ async def test_an_answer_before_the_reminder_stops_it(tmp_path: Path) -> None:
     async with slack_app(db(tmp_path), clock=clock) as h:
         cid = (await h.post_contact())["id"]
         await h.deliver()
-        await h.click("contact.ask", cid, MARIEKE)
-        await h.interact(
-            sr.submit(
-                h.last_view(),
-                {"colleague": sr.user_select(PIET), "question": sr.text_input("?")},
-                user=MARIEKE,
-            )
-        )
-        await h.deliver()
+        await h.ask(cid, MARIEKE, PIET, "?")
         dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
         reply = {
             "type": "message",

@@ -78,8 +78,12 @@ class Customer:
             return f"{self.name} ({self.company})"
         if self.name or self.company:
             return self.name or self.company or ""
-        first = sorted(self.identities, key=lambda i: (i.kind.value, i.value))
+        first = self.sorted_identities()
         return first[0].value if first else f"#{self.id}"
+
+    def sorted_identities(self) -> list[Identity]:
+        """In a stable order (kind, then value): for listings, exports and cards."""
+        return sorted(self.identities, key=lambda i: (i.kind.value, i.value))
 
     def learn(self, name: str | None, company: str | None, identities: set[Identity]) -> None:
         """Fill in what we did not know; never overwrite what a colleague or earlier contact said."""

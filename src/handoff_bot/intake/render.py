@@ -51,10 +51,7 @@ def contact_json(details: ContactDetails, tz: tzinfo) -> dict[str, Any]:
             "id": customer.id,
             "name": customer.name,
             "company": customer.company,
-            "identities": [
-                {"kind": i.kind.value, "value": i.value}
-                for i in sorted(customer.identities, key=lambda i: (i.kind.value, i.value))
-            ],
+            "identities": [{"kind": i.kind.value, "value": i.value} for i in customer.sorted_identities()],
         },
         "context": {
             "earlier_count": details.earlier_count,

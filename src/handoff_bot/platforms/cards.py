@@ -233,7 +233,7 @@ class CardBuilder:
         rows: list[tuple[str, str]] = []
         if details.customer.company and details.customer.name:
             rows.append((self.c.t("card.detail.company"), details.customer.company))
-        for identity in sorted(details.customer.identities, key=lambda i: (i.kind.value, i.value)):
+        for identity in details.customer.sorted_identities():
             rows.append(
                 (
                     self.c.t(f"card.detail.{identity.kind.value}"),

@@ -177,10 +177,7 @@ async def export_customer(customer_id: int, *, uow: UnitOfWorkFactory) -> dict[s
             "id": customer.id,
             "name": customer.name,
             "company": customer.company,
-            "identities": [
-                {"kind": i.kind.value, "value": i.value}
-                for i in sorted(customer.identities, key=lambda i: (i.kind.value, i.value))
-            ],
+            "identities": [{"kind": i.kind.value, "value": i.value} for i in customer.sorted_identities()],
             "erased_at": _iso(customer.erased_at),
         },
         "contacts": out_contacts,
