@@ -125,7 +125,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     app[keys.WORKER] = worker
 
     def wake_on_outbox(committed: Committed) -> None:
-        if committed.outbox_rows:
+        if committed.due_rows:
             worker.wake()
 
     app[keys.UOW].listeners.append(wake_on_outbox)

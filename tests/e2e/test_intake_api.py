@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.exc import OperationalError
 
+from handoff_bot.domain.errors import AlreadyClaimed
+from handoff_bot.intake.problems import problems
 from tests.e2e.conftest import API_TOKEN, AUTH, WEB_TOKEN, Api
 
 NOTHING = {"contacts": 0, "customers": 0, "customer_identities": 0, "timeline_events": 0, "outbox": 0}
@@ -180,6 +186,22 @@ def problem_of(body: Any) -> dict[str, Any]:
             json.dumps({"customer": {"name": "A"}}),
             "channel",
         ),
+        *[
+            (422, {**AUTH, "Content-Type": "application/json"}, json.dumps(body), field)
+            for body, field in [
+                ({**CONTACT, "received_at": "0001-01-01T00:00:00+01:00"}, "received_at"),  # year 0 in UTC
+                ({**CONTACT, "received_at": "9999-12-31T23:59:59-12:00"}, "received_at"),  # year 10000
+                ({**CONTACT, "received_at": 1700000000}, "received_at"),  # not ISO-8601
+                ({**CONTACT, "callback_before": "0001-01-01T00:00:00"}, "callback_before"),
+                ({"channel": "chat", "customer": {"name": "\ud800"}}, "customer.name"),
+                ({"\ud800": 1, **CONTACT}, "(object)"),
+                ({"channel": "chat", "customer": {"name": " \u0000\t "}}, "customer"),
+                ({**CONTACT, "external_id": "x" * 201}, "external_id"),
+                ({**CONTACT, "subject": "x" * 1001}, "subject"),
+                ({**CONTACT, "customer": {"name": "A", "extra": 1}}, "customer.extra"),
+                ({**CONTACT, "customer": ["Anna"]}, "customer"),
+            ]
+        ],
     ],
 )
 async def test_every_error_is_a_clear_problem_and_stores_nothing(
@@ -213,16 +235,35 @@ async def test_a_chunked_body_over_the_limit_is_refused(api: Api) -> None:
 
 async def test_reads_need_the_token_and_unknown_things_are_404(api: Api) -> None:
     assert (await api.client.get("/api/contacts/1")).status == 401
-    for path in ("/api/contacts/1", "/api/contacts/abc", "/api/contacts/" + "9" * 40, "/api/nothing-here"):
+    paths = ["1", "0", "abc", "9" * 40, "2147483648", "\u00b2", "\u0663"]  # beyond int32; "²", Arabic 3
+    for path in [f"/api/contacts/{p}" for p in paths] + ["/api/nothing-here"]:
         response = await api.client.get(path, headers=AUTH)
         assert response.status == 404 and problem_of(await response.json(content_type=None))["status"] == 404
     bad = await api.client.get("/api/contacts?status=lost&limit=0&cursor=zzz", headers=AUTH)
     assert bad.status == 422
     assert {e["field"] for e in (await bad.json(content_type=None))["errors"]} == {"status", "limit"}
-    bad_cursor = await api.client.get("/api/contacts?cursor=zzz", headers=AUTH)
-    assert bad_cursor.status == 422
+    for query in ("limit=\u00b2", "limit=" + "9" * 5000, "limit=201"):
+        assert (await api.client.get(f"/api/contacts?{query}", headers=AUTH)).status == 422
+    huge = base64.urlsafe_b64encode(b"b:999999999999").decode()
+    for cursor in ("zzz", huge, base64.urlsafe_b64encode("b:\u00b2".encode()).decode()):
+        assert (await api.client.get(f"/api/contacts?cursor={cursor}", headers=AUTH)).status == 422
     wrong_method = await api.client.delete("/api/contacts", headers=AUTH)
-    assert wrong_method.status == 405
+    assert wrong_method.status == 405 and "POST" in wrong_method.headers["Allow"]
+    assert await api.stored() == NOTHING
+
+
+async def test_authorization_bytes_that_are_not_utf8_are_refused_with_401(api: Api) -> None:
+    body = json.dumps(CONTACT).encode()
+    reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    writer.write(
+        b"POST /api/contacts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Authorization: Bearer \xff\xfe\xed\xa0\x80\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    assert await api.stored() == NOTHING
 
 
 async def test_tokens_never_reach_the_log(api: Api, caplog: pytest.LogCaptureFixture) -> None:
@@ -248,15 +289,17 @@ async def test_odd_but_valid_text_is_stored_cleanly(api: Api) -> None:
     assert contact["subject"] == "<!channel> \u202e hi"  # stored as written; renderers escape it
 
 
+ODD_TEXT = st.text(max_size=40) | st.sampled_from(["\ud800", "a\udfffb", "\x00", " \t ", "\u202e", "²"])
+TIMES = st.datetimes(timezones=st.none() | st.timezones()).map(lambda d: d.isoformat())
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | ODD_TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
 CUSTOMERS = st.fixed_dictionaries(
     {},
     optional={
-        "name": st.text(max_size=60) | st.integers(),
+        "name": ODD_TEXT | st.integers(),
         "email": st.text(max_size=40) | st.emails(),
         "phone": st.text(alphabet="+0123456789 -()", max_size=20) | st.none(),
         "handle": st.text(max_size=30),
@@ -277,7 +320,8 @@ BODIES = (
             "subject": st.text(max_size=80) | JSONISH,
             "body": st.text(max_size=200),
             "external_id": st.text(max_size=30) | st.integers(),
-            "received_at": st.text(max_size=30) | st.datetimes().map(str),
+            "received_at": st.text(max_size=30) | TIMES | JSONISH,
+            "callback_before": TIMES,
         },
     )
     | JSONISH
@@ -295,3 +339,36 @@ async def test_no_input_produces_a_500_or_a_partial_contact(api: Api, body: Any)
         assert after["contacts"] == before["contacts"] + 1
     else:
         assert after == before
+
+
+async def test_the_translator_maps_conflicts_outages_and_surprises(caplog: pytest.LogCaptureFixture) -> None:
+    """Errors that valid input cannot provoke, raised by routes under the real middleware."""
+
+    async def surprise(request: web.Request) -> web.Response:
+        raise RuntimeError("secret detail 4711")
+
+    async def conflict(request: web.Request) -> web.Response:
+        raise AlreadyClaimed(contact_id=1, by=2)
+
+    async def outage(request: web.Request) -> web.Response:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError())
+
+    app = web.Application(middlewares=[problems])
+    for path, route in (("/api/surprise", surprise), ("/api/conflict", conflict), ("/api/outage", outage)):
+        app.router.add_get(path, route)
+    app.router.add_get("/elsewhere", surprise)
+    caplog.set_level(logging.INFO)
+    async with TestClient(TestServer(app)) as client:
+        failed = await client.get("/api/surprise")
+        body = await failed.json(content_type=None)
+        assert failed.status == 500 and body["incident"] in body["detail"]
+        assert "secret" not in json.dumps(body)  # the user sees the incident id, the log has the rest
+        logged = next(r for r in caplog.records if body["incident"] in r.getMessage())
+        assert logged.exc_info is not None and "secret detail 4711" in caplog.text
+        refused = await client.get("/api/conflict")
+        assert refused.status == 409 and (await refused.json(content_type=None))["status"] == 409
+        down = await client.get("/api/outage")
+        assert down.status == 503 and down.headers["Retry-After"]
+        assert down.headers["Content-Type"].startswith("application/problem+json")
+        outside = await client.get("/elsewhere")  # not /api/: aiohttp's own answer, no problem document
+        assert outside.status == 500 and not outside.headers["Content-Type"].startswith("application/problem")

@@ -463,7 +463,9 @@ class FakeUnitOfWork:
             CommitRecord(tuple(self.timeline.appended), tuple(self.outbox.effects), tuple(self.outbox.rows))
         )
         self._committed = True
-        done = Committed(list(self.timeline.appended), len(self.outbox.rows))
+        now = factory.clock.now()
+        due = sum(1 for r in self.outbox.rows if r.due_at <= now)
+        done = Committed(list(self.timeline.appended), len(self.outbox.rows), due)
         for listener in factory.listeners:
             listener(done)
 

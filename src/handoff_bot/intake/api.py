@@ -7,6 +7,7 @@ import binascii
 import hmac
 import json
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 FUTURE_SLACK = timedelta(minutes=5)
 LIMIT_MAX = 200
+ID_MAX = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; a bigger one cannot name a row
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_ID = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
+_LIMIT = re.compile(r"[0-9]{1,3}")
 
 
 def authenticate(request: web.Request) -> str:
@@ -34,14 +39,24 @@ def authenticate(request: web.Request) -> str:
     scheme, _, presented = header.partition(" ")
     tokens = request.app[keys.SETTINGS].intake_tokens
     found = None
-    if scheme.lower() == "bearer" and presented:
+    # Header bytes that are not UTF-8 arrive as surrogate escapes; surrogatepass keeps them comparable.
+    given = presented.strip().encode("utf-8", "surrogatepass")
+    if scheme.lower() == "bearer" and given:
         for name, token in tokens.items():
-            if hmac.compare_digest(presented.strip().encode(), token.get_secret_value().encode()):
+            if hmac.compare_digest(given, token.get_secret_value().encode()):
                 found = name
     if found is None:
         detail = "a valid bearer token is required" if tokens else "no intake tokens are configured"
         raise Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="handoff-bot"'})
     return found
+
+
+def parse_id(raw: str) -> int | None:
+    """The row id a URL segment names, or None when it cannot name any row."""
+    if not _ID.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= ID_MAX else None
 
 
 async def _read_capped(request: web.Request) -> bytes:
@@ -57,35 +72,45 @@ async def _read_capped(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(422, "the contact is invalid", errors=[{"field": field, "message": message}])
+
+
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     errors = []
     for error in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(p) for p in error["loc"]) or "body"
-        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        # An empty location is the object itself (e.g. a key pydantic cannot read); "body" is a field.
+        field = ".".join(str(p) for p in error["loc"]) or "(object)"
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "string_unicode":
+            message = "not valid Unicode (a lone surrogate such as \\ud800)"
+        else:
+            message = error["msg"]
         errors.append({"field": field, "message": message})
     return errors
 
 
-def _aware(value: datetime | None, request: web.Request) -> datetime | None:
-    """A time without an offset is local time in the configured zone."""
+def _instant(value: datetime | None, field: str, request: web.Request) -> datetime | None:
+    """The moment in UTC; a time without an offset is local time in the configured zone."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=request.app[keys.SETTINGS].tz)
-    return value.astimezone(UTC)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise _invalid(field, "lies outside the years 1970 to 9999") from None
+    if moment < EARLIEST:
+        raise _invalid(field, "lies outside the years 1970 to 9999")
+    return moment
 
 
 def _received_at(value: datetime | None, request: web.Request) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=request.app[keys.SETTINGS].tz)
-    value = value.astimezone(UTC)
-    if value > request.app[keys.CLOCK].now() + FUTURE_SLACK:
-        raise Problem(
-            422, "the contact is invalid", errors=[{"field": "received_at", "message": "lies in the future"}]
-        )
-    return value
+    moment = _instant(value, "received_at", request)
+    if moment is not None and moment > request.app[keys.CLOCK].now() + FUTURE_SLACK:
+        raise _invalid("received_at", "lies in the future")
+    return moment
 
 
 async def post_contact(request: web.Request) -> web.Response:
@@ -105,11 +130,7 @@ async def post_contact(request: web.Request) -> web.Response:
         raise Problem(422, "the contact is invalid", errors=_field_errors(exc)) from None
     external_id = body.external_id or request.headers.get("Idempotency-Key") or None
     if external_id is not None and len(external_id) > 200:
-        raise Problem(
-            422,
-            "the contact is invalid",
-            errors=[{"field": "external_id", "message": "at most 200 characters"}],
-        )
+        raise _invalid("external_id", "at most 200 characters")
     c = body.customer
     settings = request.app[keys.SETTINGS]
     received = await receive_contact(
@@ -121,7 +142,7 @@ async def post_contact(request: web.Request) -> web.Response:
             body=body.body,
             external_id=external_id,
             received_at=_received_at(body.received_at, request),
-            callback_before=_aware(body.callback_before, request),
+            callback_before=_instant(body.callback_before, "callback_before", request),
         ),
         uow=request.app[keys.UOW],
         clock=request.app[keys.CLOCK],
@@ -147,9 +168,10 @@ async def post_contact(request: web.Request) -> web.Response:
 async def get_contact(request: web.Request) -> web.Response:
     authenticate(request)
     raw = request.match_info["contact_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    contact_id = parse_id(raw)
+    if contact_id is None:
         raise Problem(404, f"contact {raw[:40]!r} does not exist")
-    details = await contact_details(int(raw), uow=request.app[keys.UOW])
+    details = await contact_details(contact_id, uow=request.app[keys.UOW])
     settings = request.app[keys.SETTINGS]
     return web.json_response(contact_json(details, settings.tz))
 
@@ -164,11 +186,12 @@ def _parse_cursor(token: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         decoded = ""
     prefix, _, number = decoded.partition(":")
-    if prefix != "b" or not number.isdigit() or len(number) > 18:
+    before = parse_id(number) if prefix == "b" else None
+    if before is None:
         raise Problem(
             422, "the query is invalid", errors=[{"field": "cursor", "message": "not a cursor we issued"}]
         )
-    return int(number)
+    return before
 
 
 async def list_contacts_route(request: web.Request) -> web.Response:
@@ -184,7 +207,7 @@ async def list_contacts_route(request: web.Request) -> web.Response:
     limit = 50
     if "limit" in query:
         text = query["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= LIMIT_MAX:
+        if not _LIMIT.fullmatch(text) or not 1 <= int(text) <= LIMIT_MAX:
             errors.append({"field": "limit", "message": f"a whole number from 1 to {LIMIT_MAX}"})
         else:
             limit = int(text)

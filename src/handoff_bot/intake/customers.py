@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from handoff_bot import keys
-from handoff_bot.intake.api import authenticate
+from handoff_bot.intake.api import authenticate, parse_id
 from handoff_bot.intake.problems import Problem
 from handoff_bot.services.privacy import erase_customer, export_customer
 
@@ -16,9 +16,10 @@ log = logging.getLogger(__name__)
 
 def _customer_id(request: web.Request) -> int:
     raw = request.match_info["customer_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    customer_id = parse_id(raw)
+    if customer_id is None:
         raise Problem(404, f"customer {raw[:40]!r} does not exist")
-    return int(raw)
+    return customer_id
 
 
 async def export_route(request: web.Request) -> web.Response:

@@ -66,7 +66,8 @@ def problem_response(
 
 
 def _database_down(exc: BaseException) -> bool:
-    if isinstance(exc, (OperationalError, PoolTimeout, ConnectionError, asyncio.TimeoutError)):
+    # OSError: a refused or unresolvable connection surfaces unwrapped from the driver.
+    if isinstance(exc, (OperationalError, PoolTimeout, OSError, asyncio.TimeoutError)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

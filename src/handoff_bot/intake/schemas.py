@@ -5,11 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from handoff_bot.domain.contacts import Channel
 
 Short = Annotated[str, StringConstraints(max_length=200)]
+
+
+def _iso_time(value: object) -> datetime:
+    # Only ISO-8601 strings: pydantic's lax mode would also read 1700000000 as a Unix time.
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("iso_time", "an ISO-8601 time such as 2026-11-20T10:42:00+01:00")
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
 
 
 class CustomerIn(BaseModel):
@@ -31,5 +45,5 @@ class ContactIn(BaseModel):
     subject: Annotated[str, StringConstraints(max_length=1000)] = ""
     body: str = ""
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    received_at: Annotated[datetime, Field(strict=False)] | None = None
-    callback_before: Annotated[datetime, Field(strict=False)] | None = None
+    received_at: IsoTime | None = None
+    callback_before: IsoTime | None = None

@@ -77,6 +77,8 @@ async def receive_contact(
     identities = identities_of(cmd.customer, region)
     name = clean_text(cmd.customer.name, single_line=True) if cmd.customer.name else None
     company = clean_text(cmd.customer.company, single_line=True) if cmd.customer.company else None
+    if not identities and not name:  # a name of only spaces or control characters is no name
+        raise InvalidIdentity(field="customer", value="")
     subject = clean_text(cmd.subject, single_line=True)[:SUBJECT_MAX]
     body = clean_text(cmd.body)
     received_at = cmd.received_at or clock.now()

@@ -133,6 +133,7 @@ class Committed:
 
     events: list[TimelineEvent] = field(default_factory=list)
     outbox_rows: int = 0
+    due_rows: int = 0  # of which due now (timers for later need no worker woken)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class SqlOutboxWriter:
     def __init__(self, session: AsyncSession, platforms: Sequence[str], clock: Clock) -> None:
         self.s, self.platforms, self.clock = session, tuple(platforms), clock
         self.added = 0
+        self.due = 0
 
     async def enqueue(self, effect: Effect) -> None:
         now = self.clock.now()
@@ -54,6 +55,8 @@ class SqlOutboxWriter:
                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
                 )
             self.added += 1
+            if effect.due_at is None or effect.due_at <= now:
+                self.due += 1
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class SqlUnitOfWork:
         except IntegrityError as exc:
             raise ConcurrentUpdate(entity="transaction", key=None) from exc
         self._committed = True
-        done = Committed(list(self.timeline.appended), self.outbox.added)
+        done = Committed(list(self.timeline.appended), self.outbox.added, self.outbox.due)
         for listener in self._listeners:
             listener(done)
 

@@ -1,0 +1,74 @@
+"""Benchmark 2: time from a signed Slack claim click to the HTTP answer, 20 people on 200 contacts."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.bench.common import TOKEN, percentile, served
+from tests.fakes import slack_requests as sr
+from tests.fakes.slack_api import FakeSlack
+
+SECRET = "bench-signing-secret-0123456789"
+CHANNEL = "C0BENCH"
+PEOPLE, CONTACTS = 20, 200
+
+
+async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
+    async with FakeSlack().running() as slack:
+        slack.add_channel(CHANNEL)
+        users = [f"U{i:04d}" for i in range(PEOPLE)]
+        for user in users:
+            slack.add_user(user, f"Medewerker {user}", f"{user.lower()}@bench.example")
+        env = {
+            "HANDOFF_DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_CONTACTS_CHANNEL": CHANNEL,
+            "SLACK_API_URL": slack.url,
+        }
+        async with served(env, cwd) as (url, _proc), aiohttp.ClientSession() as http:
+            for n in range(CONTACTS):
+                body = {
+                    "channel": "phone",
+                    "customer": {"name": f"Beller {n}", "phone": f"+3161{n:07d}"},
+                    "subject": "Terugbelverzoek",
+                }
+                async with http.post(
+                    f"{url}/api/contacts", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+                ) as response:
+                    assert response.status == 201
+            cards = await slack.wait_for(CHANNEL, CONTACTS)
+            targets = [(int((c.metadata or {})["event_payload"]["contact_id"]), c.ts) for c in cards]
+            latencies: list[float] = []
+            statuses: set[int] = set()
+
+            async def person(user: str) -> None:
+                order = targets[:]
+                random.Random(user).shuffle(order)
+                for contact_id, ts in order:
+                    body_bytes, kind = sr.form(
+                        sr.click(
+                            "contact.claim", f"v1:c:{contact_id}", user=user, channel=CHANNEL, message_ts=ts
+                        )
+                    )
+                    headers = {"Content-Type": kind, **sr.sign(SECRET, body_bytes)}
+                    started = time.perf_counter()
+                    async with http.post(f"{url}/slack/events", data=body_bytes, headers=headers) as response:
+                        await response.read()
+                        statuses.add(response.status)
+                    latencies.append((time.perf_counter() - started) * 1000)
+
+            await asyncio.gather(*(person(u) for u in users))
+            claimed_cards = sum(1 for c in slack.top_level(CHANNEL) if "contact.claim" not in str(c.blocks))
+    assert statuses == {200}, statuses
+    return {
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "clicks": len(latencies),
+        "claimed": claimed_cards,
+    }
