@@ -6,37 +6,63 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import io
 import json
 import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import AliasChoices
+from sqlalchemy.exc import SQLAlchemyError
+
 from handoff_bot.config import Settings, SettingsError, load_settings
-from handoff_bot.domain.contacts import ContactStatus
+from handoff_bot.domain.contacts import Contact, ContactStatus
 from handoff_bot.domain.errors import DomainError, InvalidIdentity, NotFound
+from handoff_bot.domain.events import EventKind
 from handoff_bot.i18n.catalogue import Catalogue, format_datetime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-    from handoff_bot.storage.uow import SqlUnitOfWorkFactory
+    from handoff_bot.domain.people import Person
+    from handoff_bot.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
     Storage = tuple[AsyncEngine, async_sessionmaker[AsyncSession], SqlUnitOfWorkFactory]
 
 log = logging.getLogger("handoff_bot")
-DB_ENV = "reads HANDOFF_DATABASE_URL and HANDOFF_LANGUAGE / HANDOFF_TIMEZONE (environment or .env)"
-SERVE_ENV = (
-    "reads every setting from the environment or .env: HANDOFF_DATABASE_URL, HANDOFF_INTAKE_TOKENS, "
-    "HANDOFF_LANGUAGE, HANDOFF_TIMEZONE, HANDOFF_PHONE_REGION, HANDOFF_PUBLIC_URL, HANDOFF_AUTO_MIGRATE, "
-    "HANDOFF_LOG_LEVEL, HANDOFF_OUTBOX_MAX_ATTEMPTS, HANDOFF_OUTBOX_LEASE_SECONDS, SLACK_BOT_TOKEN, "
-    "SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_CONTACTS_CHANNEL, SLACK_API_URL, MICROSOFT_APP_ID, "
-    "MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID, MICROSOFT_APP_TYPE, TEAMS_CONTACTS_CHANNEL"
-)
 PEOPLE_COLUMNS = ("name", "email", "location", "slack_user_id", "teams_aad_object_id")
+MAX_LIST = 1000
+
+
+def setting_names() -> list[str]:
+    """Every environment variable Settings reads, in declaration order."""
+    names = []
+    for info in Settings.model_fields.values():
+        if isinstance(info.validation_alias, AliasChoices):
+            names.append(str(info.validation_alias.choices[0]))
+    return names
+
+
+DB_ENV = (
+    "Reads HANDOFF_DATABASE_URL (default sqlite+aiosqlite:///handoff.db), HANDOFF_LANGUAGE, "
+    "HANDOFF_TIMEZONE and HANDOFF_AUTO_MIGRATE from the environment or a .env file."
+)
+ALL_ENV = "Reads every setting from the environment or a .env file: " + ", ".join(setting_names()) + "."
+TOP_EPILOG = (
+    "Settings come from the environment or a .env file in the current directory. Every command except "
+    "`manifest` reads HANDOFF_DATABASE_URL (default sqlite+aiosqlite:///handoff.db), HANDOFF_LANGUAGE "
+    "(en, nl) and HANDOFF_TIMEZONE; `serve` and `worker` read all settings (see `handoff-bot serve "
+    "--help`). A malformed setting stops every command with exit code 2."
+)
+
+
+class DatabaseUnavailable(Exception):
+    """The database in HANDOFF_DATABASE_URL cannot be opened; the message is one line, without the URL."""
 
 
 def configure_logging(level: str) -> None:
@@ -57,17 +83,16 @@ class Context:
     catalogue: Catalogue
 
     @contextlib.asynccontextmanager
-    async def storage(self) -> AsyncIterator[Storage]:
+    async def storage(self, *, migrate: bool | None = None) -> AsyncIterator[Storage]:
+        """Engine, sessions and units of work; migrates first if HANDOFF_AUTO_MIGRATE (or `migrate`)."""
         from handoff_bot.app import configured_platforms
         from handoff_bot.clock import SystemClock
         from handoff_bot.storage.db import create_engine, session_factory
-        from handoff_bot.storage.migrate import upgrade_database
         from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 
         engine = create_engine(self.settings.database_url)
         try:
-            if self.settings.auto_migrate:
-                await upgrade_database(engine)
+            await self._prepare(engine, self.settings.auto_migrate if migrate is None else migrate)
             sessions = session_factory(engine)
             uow = SqlUnitOfWorkFactory(
                 sessions, platforms=configured_platforms(self.settings), clock=SystemClock()
@@ -76,11 +101,49 @@ class Context:
         finally:
             await engine.dispose()
 
-    def when(self, moment: object) -> str:
-        from datetime import datetime
+    async def _prepare(self, engine: AsyncEngine, migrate: bool) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
 
-        assert isinstance(moment, datetime)
+        from handoff_bot.storage import migrate as migrations
+
+        try:
+            if migrate:
+                await migrations.upgrade_database(engine)
+                return
+            # Not migrating: fail now with what to do, rather than later on a missing table.
+            revision_of = getattr(migrations, "database_revision", None)
+            if revision_of is None:
+                async with engine.connect():
+                    return
+            revision = await revision_of(engine)
+        except (OSError, SQLAlchemyError) as exc:
+            raise DatabaseUnavailable(one_line(exc)) from exc
+        if revision != migrations.head_revision():
+            raise DatabaseUnavailable(self.catalogue.t("cli.db.outdated", revision=revision or "-"))
+
+    def when(self, moment: datetime) -> str:
         return format_datetime(moment, self.settings.tz, self.catalogue.language)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error, from the driver when SQLAlchemy wrapped it (its SQL is noise)."""
+    from sqlalchemy.exc import DBAPIError
+
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return _cut(lines[0], 200) if lines else type(cause).__name__
+
+
+def check_database_url(url: str) -> bool:
+    """Whether the URL parses and names an asyncio driver; says nothing about reaching it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        dialect = make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        return False
+    return bool(getattr(dialect, "is_async", False))
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
@@ -109,7 +172,11 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
         else:
             log.info("%s: not configured (%s)", platform, why_not)
     log.info("serving on http://%s:%s", args.host, args.port)
-    web.run_app(build_app(ctx.settings), host=args.host, port=args.port, print=None, access_log=None)
+    try:
+        web.run_app(build_app(ctx.settings), host=args.host, port=args.port, print=None, access_log=None)
+    except OSError as exc:  # the port is taken, or the database cannot be reached at start-up
+        print(f"handoff-bot: {ctx.catalogue.t('cli.serve.failed', error=one_line(exc))}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -156,12 +223,29 @@ async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def cmd_db_upgrade(ctx: Context, args: argparse.Namespace) -> int:
-    from handoff_bot.storage.migrate import database_revision, upgrade_database
+    from handoff_bot.storage import migrate
 
-    async with ctx.storage() as (engine, _s, _u):
-        await upgrade_database(engine)
-        print(ctx.catalogue.t("cli.db.revision", revision=await database_revision(engine)))
+    async with ctx.storage(migrate=True) as (engine, _s, _u):
+        # Optional: older storage modules had no way to read the revision back.
+        revision_of = getattr(migrate, "database_revision", None)
+        revision = await revision_of(engine) if revision_of is not None else None
+    if revision is None:
+        print(ctx.catalogue.t("cli.db.up_to_date"))
+    else:
+        print(ctx.catalogue.t("cli.db.revision", revision=revision))
     return 0
+
+
+def _status_text(c: Catalogue, status: ContactStatus, person: Person | None) -> str:
+    """ "open", "claimed by Marieke", "resolved by Piet"."""
+    if person is None or status is ContactStatus.OPEN:
+        return c.t(f"status.{status.value}")
+    return c.t(f"cli.contacts.{status.value}_by", name=person.display_name)
+
+
+def _handler(contact: Contact, people: dict[int, Person]) -> Person | None:
+    person_id = contact.claimed_by if contact.status is ContactStatus.CLAIMED else contact.resolved_by
+    return people.get(person_id) if person_id is not None else None
 
 
 async def cmd_contacts_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -176,6 +260,8 @@ async def cmd_contacts_list(ctx: Context, args: argparse.Namespace) -> int:
             for contact in page.items:
                 if contact.customer_id not in customers:
                     customers[contact.customer_id] = (await tx.customers.get(contact.customer_id)).label
+            ids = {p for contact in page.items for p in (contact.claimed_by, contact.resolved_by)}
+            people = await tx.people.get_many(sorted(i for i in ids if i is not None))
     if not page.items:
         print(c.t("cli.contacts.none"))
         return 0
@@ -188,7 +274,7 @@ async def cmd_contacts_list(ctx: Context, args: argparse.Namespace) -> int:
                 c.t(f"channel.{contact.channel.value}"),
                 _cut(customers[contact.customer_id], 30),
                 _cut(contact.subject, 40),
-                c.t(f"status.{contact.status.value}"),
+                _status_text(c, contact.status, _handler(contact, people)),
             ]
         )
     print(_table(rows))
@@ -214,25 +300,30 @@ async def cmd_contacts_show(ctx: Context, args: argparse.Namespace) -> int:
 
     contact = d.contact
     lines = [
-        c.t("cli.contact.title", id=contact.id, status=c.t(f"status.{contact.status.value}")),
+        c.t(
+            "cli.contact.title",
+            id=contact.id,
+            status=_status_text(c, contact.status, _handler(contact, d.people)),
+        ),
         f"{c.t('cli.contact.customer')}: {d.customer.label}",
     ]
-    lines += [f"  {i.kind.value}: {i.value}" for i in d.customer.sorted_identities()]
+    lines += [f"  {c.t(f'card.detail.{i.kind.value}')}: {i.value}" for i in d.customer.sorted_identities()]
     lines += [
         f"{c.t('cli.contact.received')}: {ctx.when(contact.received_at)} "
         f"({c.t(f'channel.{contact.channel.value}')}, {c.t('cli.contact.source')}: {contact.source})",
         f"{c.t('cli.contact.subject')}: {contact.subject}",
-        "",
-        contact.body,
-        "",
     ]
+    if contact.body:
+        lines += ["", contact.body, ""]
     if d.context.earlier:
         lines.append(f"{c.t('cli.contact.context')}:")
         lines += [
-            f"  #{e.contact_id} {ctx.when(e.received_at)} {c.t(f'channel.{e.channel.value}')} "
-            f"{c.t(f'status.{e.status.value}')} {name(e.handled_by)}"
+            f"  #{e.contact_id}  {ctx.when(e.received_at)}  {c.t(f'channel.{e.channel.value}')}  "
+            + _status_text(c, e.status, d.person(e.handled_by))
             for e in d.context.earlier
         ]
+    else:
+        lines.append(c.t("card.context.first"))
     if d.context.owner_id is not None:
         lines.append(f"{c.t('cli.contact.owner')}: {name(d.context.owner_id)}")
     if d.questions:
@@ -251,6 +342,10 @@ async def cmd_contacts_show(ctx: Context, args: argparse.Namespace) -> int:
                 lines.append("    " + c.t("cli.contact.answer", name=name(q.answered_by), text=q.answer))
     lines.append(f"{c.t('cli.contact.timeline')}:")
     for e in d.timeline:
+        reason = e.data.get("reason")
+        if e.kind is EventKind.REDACTED and reason in ("erased", "retention"):
+            lines.append(f"  {ctx.when(e.at)}  {c.t(f'redacted.{reason}')}")
+            continue
         to = e.data.get("to") or e.data.get("colleague")
         text = c.t(
             f"event.{e.kind.value}",
@@ -281,7 +376,7 @@ async def cmd_outbox_list(ctx: Context, args: argparse.Namespace) -> int:
                 str(e.id),
                 e.kind,
                 e.platform or "-",
-                e.status,
+                c.t(f"cli.outbox.status.{e.status}"),
                 str(e.attempts),
                 ctx.when(e.due_at),
                 _cut(e.last_error or "", 80),
@@ -302,59 +397,114 @@ async def cmd_outbox_retry(ctx: Context, args: argparse.Namespace) -> int:
     return 0 if done else 1
 
 
+@dataclass(frozen=True)
+class PersonRow:
+    line: int
+    name: str
+    email: str | None
+    location: str | None
+    identities: tuple[tuple[str, str], ...]
+
+
+class BadHeader(ValueError):
+    """The first line of a people CSV does not name the expected columns."""
+
+
+def read_people_csv(text: str, c: Catalogue) -> tuple[list[PersonRow], list[str]]:
+    """Rows worth importing, and one message per row that is not; BadHeader if the columns are wrong."""
+    from handoff_bot.domain.customers import normalise_email
+
+    first = text.split("\n", 1)[0]
+    # Dutch spreadsheet programs save "CSV" with semicolons.
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader, [])]
+    columns = ",".join(PEOPLE_COLUMNS)
+    unknown = [h for h in header if h and h not in PEOPLE_COLUMNS]
+    if unknown:
+        raise BadHeader(c.t("cli.people.unknown_column", column=unknown[0], columns=columns))
+    if "name" not in header:
+        raise BadHeader(c.t("cli.people.bad_header", columns=columns))
+    rows: list[PersonRow] = []
+    errors: list[str] = []
+    next_start = reader.line_num + 1
+    for record in reader:
+        # A quoted value may span lines: report a record by the line it starts on.
+        start, next_start = next_start, reader.line_num + 1
+        row = {col: value.strip() for col, value in zip(header, record, strict=False) if col}
+        if not any(row.values()):
+            continue  # a blank line, or one of only separators
+        if not row.get("name"):
+            errors.append(c.t("cli.people.row_error", line=start, error=c.t("cli.people.missing_name")))
+            continue
+        email = row.get("email") or None
+        try:
+            email = normalise_email(email).value if email else None
+        except InvalidIdentity:
+            error = c.t("cli.people.bad_email", value=email)
+            errors.append(c.t("cli.people.row_error", line=start, error=error))
+            continue
+        identities = tuple(
+            (platform, row[col])
+            for platform, col in (("slack", "slack_user_id"), ("teams", "teams_aad_object_id"))
+            if row.get(col)
+        )
+        rows.append(PersonRow(start, row["name"], email, row.get("location") or None, identities))
+    return rows, errors
+
+
 async def cmd_people_import(ctx: Context, args: argparse.Namespace) -> int:
     from handoff_bot.services.commands import EnsurePerson
     from handoff_bot.services.people import ensure_person
 
     c = ctx.catalogue
+    path = Path(args.file)
     try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")  # noqa: ASYNC240 - one small file, read once
-    except (OSError, UnicodeDecodeError) as exc:
-        print(c.t("cli.people.no_file", path=args.file, error=type(exc).__name__), file=sys.stderr)
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        print(c.t("cli.people.not_utf8", path=args.file), file=sys.stderr)
         return 1
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"name", "email"} <= {f.strip().lower() for f in reader.fieldnames}:
-        print(c.t("cli.people.bad_header", columns=",".join(PEOPLE_COLUMNS)), file=sys.stderr)
+    except OSError as exc:
+        print(c.t("cli.people.no_file", path=args.file, error=exc.strerror or exc), file=sys.stderr)
         return 1
-    created = updated = failed = 0
+    try:
+        rows, errors = read_people_csv(text, c)
+    except BadHeader as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for message in errors:
+        print(message, file=sys.stderr)
+    created = updated = unchanged = 0
+    skipped = len(errors)
     async with ctx.storage() as (_e, _s, uow):
-        for line, raw in enumerate(reader, start=2):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
-            if not row.get("name"):
-                failed += 1
-                print(
-                    c.t("cli.people.row_error", line=line, error=c.t("cli.people.missing_name")),
-                    file=sys.stderr,
-                )
-                continue
-            identities = tuple(
-                (p, row[col])
-                for p, col in (("slack", "slack_user_id"), ("teams", "teams_aad_object_id"))
-                if row.get(col)
-            )
+        for row in rows:
             async with uow() as tx:
-                existed = (
-                    await tx.people.by_email(row["email"].lower()) if row.get("email") else None
-                ) is not None
+                before = await _existing_person(tx, row)
             try:
-                await ensure_person(
-                    EnsurePerson(
-                        row["name"], row.get("email") or None, row.get("location") or None, identities
-                    ),
-                    uow=uow,
+                after = await ensure_person(
+                    EnsurePerson(row.name, row.email, row.location, row.identities), uow=uow
                 )
-            except InvalidIdentity:
-                failed += 1
-                error = c.t("cli.people.bad_email", value=row.get("email", ""))
-                print(c.t("cli.people.row_error", line=line, error=error), file=sys.stderr)
-                continue
             except DomainError as exc:
-                failed += 1
-                print(c.t("cli.people.row_error", line=line, error=exc.code), file=sys.stderr)
+                skipped += 1
+                print(c.t("cli.people.row_error", line=row.line, error=exc.code), file=sys.stderr)
                 continue
-            updated, created = (updated + 1, created) if existed else (updated, created + 1)
-    print(c.t("cli.people.summary", created=created, updated=updated, failed=failed))
-    return 1 if failed else 0
+            if before is None:
+                created += 1
+            elif before == after:
+                unchanged += 1
+            else:
+                updated += 1
+    print(c.t("cli.people.summary", created=created, updated=updated, unchanged=unchanged, skipped=skipped))
+    return 1 if skipped else 0
+
+
+async def _existing_person(tx: SqlUnitOfWork, row: PersonRow) -> Person | None:
+    """The person ensure_person will update (it looks the same way), to tell created from updated."""
+    for platform, user_id in row.identities:
+        found = await tx.people.by_identity(platform, user_id)
+        if found is not None:
+            return found
+    return await tx.people.by_email(row.email) if row.email else None
 
 
 async def _find_customer(ctx: Context, args: argparse.Namespace, uow: SqlUnitOfWorkFactory) -> int:
@@ -420,66 +570,83 @@ def cmd_manifest_slack(ctx: Context | None, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 
+def _count(text: str) -> int:
+    """A --limit: a whole number from 1 to MAX_LIST (argparse would list every allowed choice)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIST:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_LIST}, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handoff-bot",
         description="The team chat as the receptionist's desk (Slack and Microsoft Teams).",
-        epilog="Settings come from the environment or a .env file; the README lists them.",
+        epilog=TOP_EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the HTTP server and the outbox worker", description=SERVE_ENV)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3978)
+    serve = sub.add_parser("serve", help="run the HTTP server and the outbox worker", description=ALL_ENV)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=3978, help="port to listen on (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
     sub.add_parser(
-        "worker", help="run only the outbox worker (several may share PostgreSQL)", description=SERVE_ENV
+        "worker", help="run only the outbox worker (several may share PostgreSQL)", description=ALL_ENV
     ).set_defaults(run=cmd_worker)
 
-    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="apply migrations", description=DB_ENV).set_defaults(run=cmd_db_upgrade)
+    db = sub.add_parser("db", help="database maintenance", description=DB_ENV)
+    dsub = db.add_subparsers(dest="db_command", required=True)
+    dsub.add_parser("upgrade", help="apply migrations", description=DB_ENV).set_defaults(run=cmd_db_upgrade)
 
-    contacts = sub.add_parser("contacts", help="the contact queue").add_subparsers(
-        dest="contacts_command", required=True
-    )
-    listing = contacts.add_parser("list", help="list contacts, newest first", description=DB_ENV)
+    contacts = sub.add_parser("contacts", help="the contact queue", description=DB_ENV)
+    csub = contacts.add_subparsers(dest="contacts_command", required=True)
+    listing = csub.add_parser("list", help="list contacts, newest first", description=DB_ENV)
     listing.add_argument("--status", choices=[s.value for s in ContactStatus])
-    listing.add_argument("--limit", type=int, default=50, choices=range(1, 1001), metavar="N")
+    listing.add_argument("--limit", type=_count, default=50, metavar="N", help="at most N (default: 50)")
     listing.add_argument("--before", type=int, default=None, metavar="ID", help="continue below this id")
     listing.set_defaults(run=cmd_contacts_list)
-    show = contacts.add_parser(
+    show = csub.add_parser(
         "show", help="one contact with its customer, questions and timeline", description=DB_ENV
     )
     show.add_argument("id", type=int)
     show.set_defaults(run=cmd_contacts_show)
 
-    outbox = sub.add_parser("outbox", help="chat deliveries").add_subparsers(
-        dest="outbox_command", required=True
-    )
-    olist = outbox.add_parser("list", help="pending and dead-lettered deliveries", description=DB_ENV)
+    outbox = sub.add_parser("outbox", help="chat deliveries", description=DB_ENV)
+    osub = outbox.add_subparsers(dest="outbox_command", required=True)
+    olist = osub.add_parser("list", help="pending and dead-lettered deliveries", description=DB_ENV)
     olist.add_argument("--dead", action="store_true", help="only dead-lettered ones")
-    olist.add_argument("--limit", type=int, default=100)
+    olist.add_argument("--limit", type=_count, default=100, metavar="N", help="at most N (default: 100)")
     olist.set_defaults(run=cmd_outbox_list)
-    oretry = outbox.add_parser("retry", help="deliver a dead-lettered row again", description=DB_ENV)
+    oretry = osub.add_parser("retry", help="deliver a dead-lettered row again", description=DB_ENV)
     oretry.add_argument("id", type=int)
     oretry.set_defaults(run=cmd_outbox_retry)
 
-    people = sub.add_parser("people", help="employees").add_subparsers(dest="people_command", required=True)
-    pimport = people.add_parser(
+    people = sub.add_parser("people", help="employees", description=DB_ENV)
+    psub = people.add_subparsers(dest="people_command", required=True)
+    pimport = psub.add_parser(
         "import",
         help="import or update people from a CSV file",
-        description=(f"CSV with a header row: {','.join(PEOPLE_COLUMNS)} (blank columns allowed). {DB_ENV}"),
+        description=(
+            f"CSV (UTF-8, comma or semicolon) with a header row naming some of: {','.join(PEOPLE_COLUMNS)}. "
+            "name is required; other columns may be missing or blank. People are matched by Slack or "
+            f"Teams id, then by email. Exit code 1 if any row was skipped. {DB_ENV}"
+        ),
     )
     pimport.add_argument("file")
     pimport.set_defaults(run=cmd_people_import)
 
-    customers = sub.add_parser("customers", help="a customer's data: export or erase (GDPR/AVG)")
-    csub = customers.add_subparsers(dest="customers_command", required=True)
+    customers = sub.add_parser(
+        "customers", help="a customer's data: export or erase (GDPR/AVG)", description=DB_ENV
+    )
+    cusub = customers.add_subparsers(dest="customers_command", required=True)
     for name, run, text in (
         ("export", cmd_customers_export, "print everything held about a customer as JSON"),
         ("erase", cmd_customers_erase, "remove a customer's personal data everywhere"),
     ):
-        cmd = csub.add_parser(name, help=text, description=f"{text}. {DB_ENV}")
+        cmd = cusub.add_parser(name, help=text, description=f"{text}. {DB_ENV} Also HANDOFF_PHONE_REGION.")
         which = cmd.add_mutually_exclusive_group(required=True)
         which.add_argument("--email")
         which.add_argument("--phone")
@@ -490,7 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="manifest_command", required=True
     )
     mslack = manifest.add_parser(
-        "slack", help="the Slack app manifest with your request URLs", description="reads no settings"
+        "slack", help="the Slack app manifest with your request URLs", description="Reads no settings."
     )
     mslack.add_argument("--url", help="public https:// base URL of this bot")
     mslack.add_argument("--socket-mode", action="store_true", help="no public URL: use Socket Mode")
@@ -499,6 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code is 0 (done), 1 (it failed) or 2 (bad usage or setting)."""
     args = build_parser().parse_args(argv)
     run: Callable[..., int | Awaitable[int]] = args.run
     if getattr(args, "needs_settings", True) is False:
@@ -510,11 +678,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"handoff-bot: {exc}", file=sys.stderr)
         return 2
+    catalogue = Catalogue(settings.language)
+    if not check_database_url(settings.database_url):
+        print(f"handoff-bot: {catalogue.t('cli.db.bad_url')}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
-    ctx = Context(settings, Catalogue(settings.language))
-    outcome = run(ctx, args)
-    if asyncio.iscoroutine(outcome):
-        outcome = asyncio.run(outcome)
+    try:
+        outcome = run(Context(settings, catalogue), args)
+        if asyncio.iscoroutine(outcome):
+            outcome = asyncio.run(outcome)
+    except DatabaseUnavailable as exc:
+        print(f"handoff-bot: {catalogue.t('cli.db.unavailable', error=exc)}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        # Already one line for the operator; the traceback only at HANDOFF_LOG_LEVEL=DEBUG.
+        log.debug("database error", exc_info=True)
+        print(f"handoff-bot: {catalogue.t('cli.db.unavailable', error=one_line(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     assert isinstance(outcome, int)
     return outcome
 

@@ -50,6 +50,7 @@ class Catalogue:
         return text
 
     def t(self, key: str, **values: object) -> str:
+        """The text for `key` with its `{placeholders}` filled in (a missing value is a KeyError)."""
         return self.template(key).format(**values)
 
 
@@ -70,10 +71,10 @@ def format_time(moment: datetime, tz: tzinfo, language: str) -> str:
 
 
 def format_date(moment: datetime, tz: tzinfo, language: str) -> str:
-    """ "12 Nov" / "12 nov."."""
+    """ "12 Nov" / "12 nov"."""
     return str(babel_date(_local(moment, tz).date(), "d MMM", locale=language))
 
 
 def format_datetime(moment: datetime, tz: tzinfo, language: str) -> str:
-    """ "Mon 23 Nov 10:42" / "ma 23 nov. 10:42"."""
+    """ "Mon 23 Nov 10:42" / "ma 23 nov 10:42"."""
     return str(babel_datetime(_local(moment, tz), "EEE d MMM HH:mm", locale=language))
