@@ -54,6 +54,7 @@ def build_app(
     app[ENGINE_OPTIONS] = engine_options or {}
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_slack)
+    app.cleanup_ctx.append(_email)
     if run_worker:
         app.cleanup_ctx.append(_worker)
     health.register(app)
@@ -82,6 +83,17 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     ) as slack:
         app[keys.SLACK] = slack.bolt
         app[keys.HANDLERS].add_platform("slack", slack.delivery)
+        yield
+
+
+async def _email(app: web.Application) -> AsyncIterator[None]:
+    """Email intake: one poller per HANDOFF_IMAP_URL mailbox, when configured."""
+    from handoff_bot.intake.email.poller import email_pollers, polling
+
+    pollers = email_pollers(
+        app[keys.SETTINGS], uow=app[keys.UOW], clock=app[keys.CLOCK], metrics=app[keys.METRICS]
+    )
+    async with polling(pollers):
         yield
 
 

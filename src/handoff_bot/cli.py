@@ -207,6 +207,12 @@ async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
             handlers.add_platform("slack", slack.delivery)
         for platform, why_not in settings.platform_status().items():
             log.info("%s deliveries: %s", platform, "on" if why_not is None else f"off ({why_not})")
+        # Email intake runs here too: several pollers of one mailbox store each mail once.
+        from handoff_bot.intake.email.poller import email_pollers, polling
+
+        await stack.enter_async_context(
+            polling(email_pollers(settings, uow=uow, clock=SystemClock(), metrics=None))
+        )
         worker = OutboxWorker(
             OutboxStore(sessions, SystemClock()),
             handlers,

@@ -7,10 +7,11 @@ from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from handoff_bot.domain.office_hours import OfficeHours, parse_weekly
+from handoff_bot.intake.email.mailbox import Mailbox, MailboxUrlError, parse_mailboxes, parse_smtp_url
 from handoff_bot.services.reminders import ReminderPolicy
 
 Language = Literal["en", "nl"]
@@ -95,6 +96,47 @@ class Settings(BaseSettings):
         "a user group id S…, or a user id U…",
     )
 
+    # Email intake (one contiguous block).
+    imap_url: SecretStr | None = Field(
+        None,
+        validation_alias=_env("HANDOFF_IMAP_URL"),
+        description="mailboxes to read: imaps://user:password@host/INBOX, several separated by spaces",
+    )
+    imap_poll_seconds: float = Field(
+        30,
+        ge=1,
+        le=3600,
+        validation_alias=_env("HANDOFF_IMAP_POLL_SECONDS"),
+        description="how often to look for new mail where the server has no IDLE",
+    )
+    imap_done_folder: str | None = Field(
+        None,
+        validation_alias=_env("HANDOFF_IMAP_DONE_FOLDER"),
+        description="move processed mail to this folder; empty: flag it ($HandoffDone) and leave it",
+    )
+    reopen_days: int = Field(
+        14,
+        ge=0,
+        le=365,
+        validation_alias=_env("HANDOFF_REOPEN_DAYS"),
+        description="a reply to a contact resolved less than this many days ago reopens it",
+    )
+    smtp_url: SecretStr | None = Field(
+        None,
+        validation_alias=_env("HANDOFF_SMTP_URL"),
+        description="outgoing mail: smtps://user:password@host:465, or smtp://…:587 with STARTTLS",
+    )
+    smtp_from: str | None = Field(
+        None,
+        validation_alias=_env("HANDOFF_SMTP_FROM"),
+        description="sender of acknowledgements, e.g. 'Bakkerij Jansen <info@example.org>'",
+    )
+    ack_email: bool = Field(
+        False,
+        validation_alias=_env("HANDOFF_ACK_EMAIL"),
+        description="on: a customer who emailed gets a short acknowledgement when a colleague claims it",
+    )
+
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
@@ -156,6 +198,49 @@ class Settings(BaseSettings):
         ):
             raise ValueError("use @here, @channel, a user group id (S…) or a user id (U…)")
         return value
+
+    @field_validator("imap_url")
+    @classmethod
+    def _check_imap(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            parse_mailboxes(value.get_secret_value())
+        except MailboxUrlError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            parse_smtp_url(value.get_secret_value())
+        except MailboxUrlError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _check_from(cls, value: str | None) -> str | None:
+        from email.utils import parseaddr
+
+        if not value or not value.strip():
+            return None
+        if "@" not in parseaddr(value)[1] or any(c in value for c in "\r\n"):
+            raise ValueError("expected an address such as 'Service <info@example.org>'")
+        return value.strip()
+
+    @field_validator("ack_email")
+    @classmethod
+    def _check_ack(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not (info.data.get("smtp_url") and info.data.get("smtp_from")):
+            raise ValueError("needs HANDOFF_SMTP_URL and HANDOFF_SMTP_FROM")
+        return value
+
+    def mailboxes(self) -> list[Mailbox]:
+        return parse_mailboxes(self.imap_url.get_secret_value()) if self.imap_url else []
 
     @field_validator("timezone")
     @classmethod

@@ -38,6 +38,18 @@ class Metrics:
         self.outbox_delivered = Counter(
             "handoff_outbox_delivered", "Outbox rows delivered", ["kind"], registry=self.registry
         )
+        self.email_received = Counter(
+            "handoff_email_received",
+            "Mails taken in, by outcome (created, follow_up, reopened, duplicate)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.email_skipped = Counter(
+            "handoff_email_skipped",
+            "Mails not turned into contacts, by reason (auto_reply, bounce, bulk, no_sender)",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def on_commit(self, committed: Committed) -> None:
         """Unit-of-work listener: count what the committed transaction did."""

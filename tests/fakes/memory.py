@@ -25,6 +25,7 @@ from handoff_bot.domain.context import EarlierContact
 from handoff_bot.domain.customers import Customer, Identity
 from handoff_bot.domain.errors import ConcurrentUpdate, NotFound
 from handoff_bot.domain.events import EventKind, TimelineEvent
+from handoff_bot.domain.mail import Direction, MailMessage
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
 from handoff_bot.services.ports import Clock, Committed, Effect
@@ -61,6 +62,7 @@ class MemoryState:
     timeline: list[TimelineEvent] = field(default_factory=list)
     outbox: list[OutboxRow] = field(default_factory=list)
     commits: list[CommitRecord] = field(default_factory=list)
+    mail: dict[str, MailMessage] = field(default_factory=dict)  # by message id (unique)
     # Like database sequences: ids handed out by a rolled-back transaction are not reused.
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -400,6 +402,46 @@ class MemoryTimeline:
         return sorted(events, key=lambda e: (e.at, e.id or 0))
 
 
+class MemoryMail:
+    """Mails by message id; storing an id twice is a ConcurrentUpdate, as the unique key makes it."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self.pending: dict[str, MailMessage] = {}
+
+    def _all(self) -> list[MailMessage]:
+        return sorted([*self._state.mail.values(), *self.pending.values()], key=lambda m: m.id or 0)
+
+    async def get(self, message_id: str) -> MailMessage | None:
+        return self.pending.get(message_id) or self._state.mail.get(message_id)
+
+    async def contact_for(self, message_ids: Sequence[str]) -> int | None:
+        wanted = set(message_ids)
+        found = [m for m in self._all() if m.message_id in wanted]
+        return found[-1].contact_id if found else None
+
+    async def add(self, message: MailMessage) -> MailMessage:
+        if await self.get(message.message_id) is not None:
+            raise ConcurrentUpdate(entity="email_message", key=None)
+        stored = replace(message, id=next(self._state.ids))
+        self.pending[message.message_id] = stored
+        return stored
+
+    async def latest_in(self, contact_id: int) -> MailMessage | None:
+        found = [m for m in self._all() if m.contact_id == contact_id and m.direction is Direction.IN]
+        return found[-1] if found else None
+
+    async def forget(self, contact_id: int) -> None:
+        for table in (self._state.mail, self.pending):
+            for key, m in list(table.items()):
+                if m.contact_id == contact_id:
+                    table[key] = replace(m, address=None, subject="", original="", attachments=())
+
+    def check_commit(self) -> None:
+        if any(key in self._state.mail for key in self.pending):
+            raise ConcurrentUpdate(entity="email_message", key=None)
+
+
 class MemoryOutbox:
     """The fan-out of SqlOutboxWriter: one row per platform, the key prefixed with the platform."""
 
@@ -432,6 +474,7 @@ class FakeUnitOfWork:
         self.people, self.questions = MemoryPeople(state), MemoryQuestions(state)
         self.timeline = MemoryTimeline(state)
         self.outbox = MemoryOutbox(self._factory.platforms, self._factory.clock)
+        self.mail = MemoryMail(state)
         return self
 
     async def __aexit__(
@@ -452,7 +495,9 @@ class FakeUnitOfWork:
         self.questions.check_commit()
         self.customers.check_commit()
         self.people.check_commit()
+        self.mail.check_commit()
         state = factory.state
+        state.mail.update(self.mail.pending)
         state.customers.update(self.customers.pending)
         state.contacts.update(self.contacts.pending)
         state.people.update(self.people.pending)

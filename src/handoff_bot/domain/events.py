@@ -21,6 +21,7 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
     REMINDED = "reminded"
     NOTE = "note"
+    FOLLOW_UP = "follow_up"  # the customer wrote again in the contact's thread (a reply by email)
     REDACTED = "redacted"  # personal data removed: records when and why (and by whom), never what
 
 

@@ -240,7 +240,12 @@ class CardBuilder:
                     _show_identity(identity.kind, identity.value),
                 )
             )
+        if files := _attachments(details):
+            rows.append((self.c.t("card.detail.attachments"), self._files(files)))
         return tuple(rows)
+
+    def _files(self, files: list[tuple[str, int]]) -> str:
+        return ", ".join(f"{name} ({format_size(size, self.c.language)})" for name, size in files)
 
     def _context(self, details: ContactDetails) -> Line:
         last = details.context.last
@@ -350,6 +355,8 @@ class CardBuilder:
             return self._t(
                 "thread.resolved_outcome" if outcome else "thread.resolved", name=actor, outcome=outcome
             )
+        if event.kind is EventKind.FOLLOW_UP:
+            return self._follow_up(details, event)
         if event.kind is EventKind.REOPENED:
             return (
                 self._t("thread.reopened", name=actor) if event.actor_id else self._t("thread.reopened_auto")
@@ -374,6 +381,19 @@ class CardBuilder:
         if event.kind is EventKind.QUESTION_CANCELLED:
             return self._t("thread.question_cancelled", asker=actor)
         return None
+
+    def _follow_up(self, details: ContactDetails, event: TimelineEvent) -> Line:
+        """The customer wrote again: their new text in the thread (not in minimal mode), and the files."""
+        customer = self.customer_name(details)
+        text = str(event.data.get("text") or "")
+        if self.minimal or not text:
+            line = self._t("thread.follow_up_short", customer=customer)
+        else:
+            line = self._t("thread.follow_up", customer=customer, text=text)
+        files = _files_of(event)
+        if files and not self.minimal:
+            line += (" · 📎 " + self._files(files),)
+        return line
 
     def question(self, details: ContactDetails, question: Question) -> QuestionView:
         assert question.id is not None and details.contact.id is not None
@@ -430,6 +450,35 @@ def _overdue(details: ContactDetails) -> bool:
         ):
             return True
     return False
+
+
+def _files_of(event: TimelineEvent) -> list[tuple[str, int]]:
+    files = event.data.get("files")
+    if not isinstance(files, list):
+        return []
+    return [(str(f[0]), int(f[1])) for f in files if isinstance(f, list) and len(f) == 2]
+
+
+def _attachments(details: ContactDetails) -> list[tuple[str, int]]:
+    """Files of the mails of this contact, listed (never stored) on the card: name and size."""
+    return [
+        file
+        for event in details.timeline
+        if event.kind in (EventKind.RECEIVED, EventKind.FOLLOW_UP)
+        for file in _files_of(event)
+    ]
+
+
+def format_size(size: int, language: str) -> str:
+    """ "980 B", "12 kB", "2.1 MB" (Dutch: "2,1 MB")."""
+    if size < 1000:
+        return f"{size} B"
+    for unit, factor in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        value = size / factor
+        if value < 999.5 or unit == "GB":
+            text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+            return f"{text.replace('.', ',') if language == 'nl' else text} {unit}"
+    raise AssertionError("unreachable")
 
 
 def _question(details: ContactDetails, question_id: object) -> Question | None:

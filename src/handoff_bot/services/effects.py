@@ -26,6 +26,7 @@ _CARD_CHANGING = {
     EventKind.ASKED,
     EventKind.ANSWERED,
     EventKind.QUESTION_CANCELLED,
+    EventKind.FOLLOW_UP,
 }
 
 

@@ -20,7 +20,7 @@ from handoff_bot.services.retry import on_conflict
 CHAT_REDACT = "chat.redact"
 TIMER_RETENTION = "timer.retention"
 ERASED, RETENTION = "erased", "retention"
-FREE_TEXT_KEYS = ("note", "outcome", "promise")
+FREE_TEXT_KEYS = ("note", "outcome", "promise", "subject", "text", "files")
 RETENTION_BATCH = 200
 
 
@@ -42,6 +42,7 @@ async def _redact(tx: UnitOfWork, contact: Contact, at: datetime, reason: str, b
             question.text, question.answer = "", ("" if question.answer is not None else None)
             await tx.questions.save(question)
     await tx.timeline.scrub(contact.id, FREE_TEXT_KEYS)
+    await tx.mail.forget(contact.id)
     if first_time:
         data: dict[str, Any] = {"reason": reason, **({"by": by} if by else {})}
         # The REDACTED event says when and why (and who asked), never what was removed.

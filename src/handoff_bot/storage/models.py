@@ -153,6 +153,22 @@ class ChatMessageRow(Base):
     created_at: Mapped[datetime]
 
 
+class EmailMessageRow(Base):
+    """Every mail of a contact's thread. The unique message id is what makes email intake exactly-once."""
+
+    __tablename__ = "email_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    thread_refs: Mapped[str] = mapped_column(Text)  # its References: message ids separated by spaces
+    original: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[dict[str, Any]]  # {"files": [[name, size], ...]}
+
+
 class ProcessedEventRow(Base):
     """Platform event ids already handled: Slack retries an event up to three times."""
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_bot.domain.errors import ConcurrentUpdate
 from handoff_bot.services.ports import Clock, Committed
+from handoff_bot.storage.mail import SqlMail
 from handoff_bot.storage.outbox import SqlOutboxWriter
 from handoff_bot.storage.repositories import SqlContacts, SqlCustomers, SqlPeople, SqlQuestions, SqlTimeline
 
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self.customers, self.contacts, self.people = SqlCustomers(s), SqlContacts(s), SqlPeople(s)
         self.questions, self.timeline = SqlQuestions(s), SqlTimeline(s)
         self.outbox = SqlOutboxWriter(s, self._platforms, self._clock)
+        self.mail = SqlMail(s)
         return self
 
     async def __aexit__(
