@@ -87,12 +87,13 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _email(app: web.Application) -> AsyncIterator[None]:
-    """Email intake: one poller per HANDOFF_IMAP_URL mailbox, when configured."""
+    """Email intake: one poller per HANDOFF_IMAP_URL mailbox, when configured; the acknowledgement handler."""
     from handoff_bot.intake.email.poller import email_pollers, polling
+    from handoff_bot.outbox.email_ack import register_email_ack
 
-    pollers = email_pollers(
-        app[keys.SETTINGS], uow=app[keys.UOW], clock=app[keys.CLOCK], metrics=app[keys.METRICS]
-    )
+    settings = app[keys.SETTINGS]
+    register_email_ack(app[keys.HANDLERS], settings, uow=app[keys.UOW], clock=app[keys.CLOCK])
+    pollers = email_pollers(settings, uow=app[keys.UOW], clock=app[keys.CLOCK], metrics=app[keys.METRICS])
     async with polling(pollers):
         yield
 

@@ -209,6 +209,9 @@ async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
             log.info("%s deliveries: %s", platform, "on" if why_not is None else f"off ({why_not})")
         # Email intake runs here too: several pollers of one mailbox store each mail once.
         from handoff_bot.intake.email.poller import email_pollers, polling
+        from handoff_bot.outbox.email_ack import register_email_ack
+
+        register_email_ack(handlers, settings, uow=uow, clock=SystemClock())
 
         await stack.enter_async_context(
             polling(email_pollers(settings, uow=uow, clock=SystemClock(), metrics=None))

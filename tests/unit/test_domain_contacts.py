@@ -64,13 +64,15 @@ def test_claim_an_open_contact_records_how_long_the_customer_waited() -> None:
     event = contact.claim(ANNA, LATER)
 
     assert (contact.status, contact.claimed_by, contact.claimed_at) == (ContactStatus.CLAIMED, ANNA, LATER)
-    assert event == TimelineEvent(42, EventKind.CLAIMED, LATER, ANNA, {"waited_seconds": 270.0})
+    assert event == TimelineEvent(
+        42, EventKind.CLAIMED, LATER, ANNA, {"waited_seconds": 270.0, "channel": "phone"}
+    )
 
 
 def test_claim_with_a_clock_behind_the_received_time_waits_zero_seconds() -> None:
     event = open_contact().claim(ANNA, RECEIVED - timedelta(seconds=5))
 
-    assert event.data == {"waited_seconds": 0.0}
+    assert event.data == {"waited_seconds": 0.0, "channel": "phone"}
 
 
 def test_release_by_the_claimant_reopens_the_contact_for_everyone() -> None:

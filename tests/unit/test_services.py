@@ -270,7 +270,11 @@ async def test_claim_refreshes_the_card_and_notes_it_in_the_thread(
     assert await stored_contact(uow, claimed.id or 0) == claimed
     commit = uow.commits[-1]
     [event] = commit.events
-    assert (event.kind, event.actor_id, event.data) == (EventKind.CLAIMED, anna, {"waited_seconds": 120.0})
+    assert (event.kind, event.actor_id, event.data) == (
+        EventKind.CLAIMED,
+        anna,
+        {"waited_seconds": 120.0, "channel": "phone"},
+    )
     assert shape(commit) == per_platform(CARD_REFRESH, THREAD_NOTE)
     key = f"contact:{contact.id}"
     assert commit.rows[2] == OutboxRow(

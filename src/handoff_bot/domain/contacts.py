@@ -71,7 +71,10 @@ class Contact:
             raise AlreadyClaimed(contact_id=self._id, by=self.claimed_by)
         self.status, self.claimed_by, self.claimed_at = ContactStatus.CLAIMED, person_id, at
         waited = max(0.0, (at - self.received_at).total_seconds())
-        return self._event(EventKind.CLAIMED, at, person_id, waited_seconds=waited)
+        # The channel lets effects decide on channel-specific follow-ups (an email acknowledgement).
+        return self._event(
+            EventKind.CLAIMED, at, person_id, waited_seconds=waited, channel=self.channel.value
+        )
 
     def release(self, person_id: int, at: datetime) -> TimelineEvent:
         self._require_claimant(person_id)

@@ -15,6 +15,7 @@ DM_TRANSFER = "dm.transfer"
 DM_QUESTION_NUDGE = "dm.question_nudge"  # the colleague: someone is waiting for your answer
 DM_ASKER_NUDGE = "dm.asker_nudge"  # the asker: no answer yet, ask someone else?
 DM_CALLBACK = "dm.callback"  # the claimant: you promised to call back soon
+EMAIL_ACK = "email.ack"  # the customer who emailed: a colleague has picked up your mail
 
 # Events that change what the card shows and deserve a line in the customer's thread.
 _CARD_CHANGING = {
@@ -49,6 +50,10 @@ def effects_of(event: TimelineEvent) -> list[Effect]:
     effects = [Effect(CARD_REFRESH, {"contact_id": event.contact_id}, key), Effect(THREAD_NOTE, ref, key)]
     if event.kind is EventKind.TRANSFERRED:
         effects.append(Effect(DM_TRANSFER, ref, key))
+    if event.kind is EventKind.CLAIMED and event.data.get("channel") == "email":
+        # One acknowledgement per contact ever, however often it is released and claimed again;
+        # the handler sends it only when HANDOFF_ACK_EMAIL is on.
+        effects.append(Effect(EMAIL_ACK, ref, key, fan_out=False, dedupe=f"email.ack:{event.contact_id}"))
     if event.kind is EventKind.ASKED:
         effects.append(Effect(DM_QUESTION, {**ref, "question_id": event.data["question_id"]}, key))
     if event.kind in (EventKind.ANSWERED, EventKind.QUESTION_CANCELLED):
