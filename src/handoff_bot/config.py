@@ -210,6 +210,15 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("imap_done_folder")
+    @classmethod
+    def _check_folder(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        if any(c in value for c in '\r\n"\\') or len(value) > 200:
+            raise ValueError("not a usable folder name")
+        return value.strip()
+
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp(cls, value: SecretStr | None) -> SecretStr | None:

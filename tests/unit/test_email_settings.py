@@ -72,3 +72,10 @@ def test_smtp_urls_require_tls_except_to_loopback() -> None:
     assert parse_smtp_url("smtps://smtp.example.org").port == 465
     local = parse_smtp_url("smtp://127.0.0.1:2525")
     assert not local.require_tls and local.user is None and local.display == "smtp://127.0.0.1:2525"
+
+
+def test_the_done_folder_is_a_plain_folder_name() -> None:
+    assert load_settings(imap_done_folder=" Verwerkt ").imap_done_folder == "Verwerkt"
+    assert load_settings(imap_done_folder="").imap_done_folder is None
+    with pytest.raises(SettingsError, match="HANDOFF_IMAP_DONE_FOLDER"):
+        load_settings(imap_done_folder='Done"\r\nA1 DELETE INBOX')

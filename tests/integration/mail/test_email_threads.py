@@ -151,3 +151,27 @@ async def test_a_reply_shows_in_the_slack_thread_and_a_reopen_on_the_card(
         assert "Anna Jansen wrote again" in line and "It works again, thanks!" in line
         assert "<!here>" not in line and "bon.pdf (12 kB)" in line
         assert "bon.pdf (12 kB)" in h.card_text(1)
+
+
+async def test_in_minimal_mode_the_thread_says_a_reply_came_without_its_text_or_files(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    clock = ManualClock(mails.SENT)
+    async with slack_app(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", clock=clock, card_detail="minimal") as h:
+        uow = h.client.app[keys.UOW]
+        await deliver(mailbox, mails.mail(message_id="<min-1@x.nl>", attachments=(("id.pdf", b"1" * 10),)))
+        await poller(mailbox, uow, clock).sweep_once()
+        await deliver(
+            mailbox,
+            mails.mail(
+                body="My IBAN is NL91ABNA0417164300",
+                in_reply_to="<min-1@x.nl>",
+                attachments=(("passport.jpg", b"2" * 10),),
+            ),
+        )
+        await poller(mailbox, uow, clock).sweep_once()
+        await h.deliver()
+        [line] = h.thread_texts(1)
+        assert line == "Anna wrote again by email"
+        shared = h.card_text(1) + line
+        assert "NL91" not in shared and "passport.jpg" not in shared and "id.pdf" not in shared

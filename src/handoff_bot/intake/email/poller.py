@@ -85,6 +85,9 @@ class MailPoller:
                     type(exc).__name__,
                     delay,
                 )
+            except Exception:
+                # A bug must not end email intake for good: log it and start over after the backoff.
+                log.exception("email: polling %s failed; retrying in %.0fs", self.mailbox.display, delay)
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay * self.rng.uniform(0.5, 1.0))
             delay = min(delay * 2, 300.0)
