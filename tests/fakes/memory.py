@@ -431,6 +431,9 @@ class MemoryMail:
         found = [m for m in self._all() if m.contact_id == contact_id and m.direction is Direction.IN]
         return found[-1] if found else None
 
+    async def for_contact(self, contact_id: int) -> list[MailMessage]:
+        return [m for m in self._all() if m.contact_id == contact_id]
+
     async def forget(self, contact_id: int) -> None:
         for table in (self._state.mail, self.pending):
             for key, m in list(table.items()):

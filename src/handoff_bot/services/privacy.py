@@ -137,6 +137,7 @@ async def export_customer(customer_id: int, *, uow: UnitOfWorkFactory) -> dict[s
             assert contact.id is not None
             questions = await tx.questions.for_contact(contact.id)
             timeline = await tx.timeline.for_contact(contact.id)
+            emails = await tx.mail.for_contact(contact.id)
             out_contacts.append(
                 {
                     "id": contact.id,
@@ -170,6 +171,18 @@ async def export_customer(customer_id: int, *, uow: UnitOfWorkFactory) -> dict[s
                     "timeline": [
                         {"kind": e.kind.value, "at": _iso(e.at), "actor": e.actor_id, "data": e.data}
                         for e in timeline
+                    ],
+                    "emails": [
+                        {
+                            "message_id": m.message_id,
+                            "direction": m.direction.value,
+                            "at": _iso(m.at),
+                            "address": m.address,
+                            "subject": m.subject,
+                            "text": m.original,
+                            "attachments": [{"name": n, "bytes": b} for n, b in m.attachments],
+                        }
+                        for m in emails
                     ],
                 }
             )

@@ -78,6 +78,14 @@ class SqlMail:
         )
         return _message(row) if row else None
 
+    async def for_contact(self, contact_id: int) -> list[MailMessage]:
+        rows = await self.s.scalars(
+            select(EmailMessageRow)
+            .where(EmailMessageRow.contact_id == contact_id)
+            .order_by(EmailMessageRow.id)
+        )
+        return [_message(r) for r in rows.all()]
+
     async def forget(self, contact_id: int) -> None:
         """Erasure and retention: the texts, address and file names go; the ids stay for dedupe."""
         await self.s.execute(

@@ -15,7 +15,7 @@ from handoff_bot.domain.events import EventKind
 from handoff_bot.intake.email.mailbox import Mailbox
 from handoff_bot.intake.email.poller import MailPoller, PollerOptions
 from handoff_bot.services.mail import MailOutcome, ReceiveEmail, receive_email
-from handoff_bot.services.privacy import erase_customer
+from handoff_bot.services.privacy import erase_customer, export_customer
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 from tests.integration.mail.helpers import contacts, email_rows
 
@@ -74,7 +74,7 @@ async def test_a_mail_without_any_sender_is_refused_and_stores_nothing(
     assert await contacts(uow) == [] and await email_rows(uow) == []
 
 
-async def test_erasing_the_customer_removes_the_stored_mail_texts_but_keeps_the_ids(
+async def test_the_stored_mail_is_exported_and_erased_with_the_customer_but_its_ids_stay(
     uow: SqlUnitOfWorkFactory, clock: ManualClock
 ) -> None:
     first = await receive_email(MAIL, uow=uow, clock=clock)
@@ -83,6 +83,13 @@ async def test_erasing_the_customer_removes_the_stored_mail_texts_but_keeps_the_
     )
     await receive_email(reply, uow=uow, clock=clock)
     [contact] = await contacts(uow)
+    exported = await export_customer(contact.customer_id, uow=uow)
+    [emails] = [c["emails"] for c in exported["contacts"]]
+    assert [(e["direction"], e["address"], e["text"]) for e in emails] == [
+        ("in", "anna@bakkerij-jansen.nl", MAIL.original),
+        ("in", "anna@bakkerij-jansen.nl", ""),
+    ]
+    assert emails[0]["attachments"] == [{"name": "photo.jpg", "bytes": 2048}]
 
     await erase_customer(contact.customer_id, by="privacy officer", uow=uow, clock=clock)
 
