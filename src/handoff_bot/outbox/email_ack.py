@@ -132,7 +132,7 @@ class AckMailer:
             contact_id=contact_id,
             organisation=display or from_address,
         )
-        domain = from_address.rpartition("@")[2] or "handoff.invalid"
+        domain = from_address.rpartition("@")[2][:200] or "handoff.invalid"
         message_id = f"handoff-ack-{contact_id}-{event_id}@{domain}"
         mail = self._compose(text, original, message_id, details.customer.name)
         await self._remember(original, message_id, text.subject)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ SUBJECT_MAX = 300
 ORIGINAL_MAX = 1_000_000  # the whole body as text; generated mail beyond this is not worth keeping
 LINE_MAX = 2000  # of a reply's text, for the line in the card's thread
 FILES_MAX = 50
+ID_MAX = 300
 
 
 class MailOutcome(enum.StrEnum):
@@ -65,6 +67,13 @@ async def receive_email(
 
     Raises InvalidIdentity when the mail names no sender at all (nobody to answer).
     """
+    # Ids are compared, never shown; a control character in one must not break the database (NUL).
+    cmd = replace(
+        cmd,
+        message_id=_clean_id(cmd.message_id),
+        in_reply_to=_clean_id(cmd.in_reply_to) if cmd.in_reply_to else None,
+        references=tuple(_clean_id(r) for r in cmd.references),
+    )
     identity = _sender(cmd.from_address)
     name = clean_text(cmd.from_name, single_line=True) or None if cmd.from_name else None
     if identity is None and name is None:
@@ -121,6 +130,13 @@ async def receive_email(
     # A racing poller that stored the same message id first makes our insert fail; the retry
     # then finds its row and answers DUPLICATE.
     return await on_conflict(attempt)
+
+
+def _clean_id(message_id: str) -> str:
+    cleaned = clean_text(message_id, single_line=True)
+    if cleaned == message_id and 0 < len(cleaned) <= ID_MAX:
+        return cleaned
+    return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _sender(address: str | None) -> Identity | None:

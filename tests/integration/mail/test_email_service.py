@@ -124,3 +124,17 @@ async def test_a_refused_login_is_logged_without_the_password_and_retried(
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert f"imap://127.0.0.1:{mailbox.port}/INBOX unavailable (MailboxError)" in text
     assert "wrong-Secret-42" not in text and mailbox.user not in text
+
+
+async def test_control_characters_in_message_ids_are_stored_safely_and_still_thread(
+    uow: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    hostile = replace(MAIL, message_id="a\x00b@x.nl")
+    first = await receive_email(hostile, uow=uow, clock=clock)
+    again = await receive_email(hostile, uow=uow, clock=clock)
+    reply = ReceiveEmail("ok@x.nl", "Re", "Reply", MAIL.from_address, references=("a\x00b@x.nl",))
+    answered = await receive_email(reply, uow=uow, clock=clock)
+
+    assert again.outcome is MailOutcome.DUPLICATE
+    assert answered.outcome is MailOutcome.FOLLOW_UP and answered.contact_id == first.contact_id
+    assert all("\x00" not in r.message_id for r in await email_rows(uow))
