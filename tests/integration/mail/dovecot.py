@@ -24,6 +24,7 @@ NOT_INSTALLED = (
 )
 
 USERS = 300
+SSL = "ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
 
 CONFIG = """\
 base_dir = {root}/run
@@ -31,7 +32,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 # Plaintext login on loopback only: the server listens nowhere else.
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -57,7 +58,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -98,7 +100,12 @@ class Dovecot:
     port: int
     process: subprocess.Popen[bytes]
     users: list[tuple[str, str]]
+    tls_port: int | None = None  # imaps with a self-signed certificate for 127.0.0.1 (None: no openssl)
     handed_out: int = 0
+
+    @property
+    def certificate(self) -> Path:
+        return self.root / "cert.pem"
 
     def add_user(self) -> Mailbox:
         """The next unused test user: its INBOX is empty."""
@@ -143,14 +150,18 @@ def running(executable: str) -> Iterator[Dovecot]:
         internal_group = _group_name(me.pw_gid)
         uid, gid = me.pw_uid, me.pw_gid
     process: subprocess.Popen[bytes] | None = None
+    tls = _certificate(root)
     try:
         for _attempt in range(5):  # another test run may grab the port between our probe and bind
             port = _free_port()
+            tls_port = _free_port() if tls else 0
             config = root / "dovecot.conf"
             config.write_text(
                 CONFIG.format(
                     root=root,
                     port=port,
+                    tls_port=tls_port,
+                    ssl=SSL.format(root=root) if tls else "ssl = no",
                     internal_user=internal_user,
                     internal_group=internal_group,
                     login_user=login_user,
@@ -167,11 +178,31 @@ def running(executable: str) -> Iterator[Dovecot]:
             process = None
         if process is None:
             raise RuntimeError(f"Dovecot did not start: {(root / 'dovecot.log').read_text(errors='replace')}")
-        yield Dovecot(root, port, process, users)
+        yield Dovecot(root, port, process, users, tls_port or None)
     finally:
         if process is not None:
             _stop(process)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _certificate(root: Path) -> bool:
+    """A self-signed certificate for 127.0.0.1, when openssl is there to make one."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return False
+    result = subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem"),
+        ],
+        capture_output=True,
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        return False
+    (root / "key.pem").chmod(0o644)  # read by Dovecot's config process (it may run unprivileged)
+    return True
 
 
 def _group_name(gid: int) -> str:

@@ -12,7 +12,8 @@ from handoff_bot import keys
 from handoff_bot.intake.email.mailbox import Mailbox
 from tests.e2e.slack_harness import Harness, slack_app
 from tests.integration.mail import mails
-from tests.integration.mail.helpers import contact_count, deliver, unprocessed
+from tests.integration.mail.dovecot import Dovecot
+from tests.integration.mail.helpers import contact_count, count, deliver, unprocessed
 
 WAIT = 60.0  # seconds: generous, the machine is shared; IDLE brings mail in well under a second
 
@@ -59,3 +60,21 @@ async def test_mail_becomes_a_card_in_slack_through_the_running_app(tmp_path: Pa
         await deliver(mailbox, mails.mail(subject="Second mail"))
         await wait_for_contacts(h, 2)
     assert await unprocessed(mailbox) == []
+
+
+async def test_several_mailboxes_are_read_side_by_side(tmp_path: Path, dovecot_server: Dovecot) -> None:
+    info, service = dovecot_server.add_user(), dovecot_server.add_user()
+    async with slack_app(
+        f"sqlite+aiosqlite:///{tmp_path / 'handoff.db'}",
+        imap_url=f"{imap_url(info)} {imap_url(service)}",
+        imap_done_folder="Verwerkt",
+    ) as h:
+        await deliver(info, mails.mail(subject="To info@"))
+        await deliver(service, mails.mail(subject="To service@", sender="kees@klant.example"))
+        await wait_for_contacts(h, 2)
+        await h.deliver()
+        assert "To info@" in h.card_text(1) + h.card_text(2) and "To service@" in h.card_text(
+            1
+        ) + h.card_text(2)
+    for box in (info, service):
+        assert await count(box, "INBOX") == 0 and await count(box, "Verwerkt") == 1

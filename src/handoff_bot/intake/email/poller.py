@@ -42,7 +42,7 @@ class PollerOptions:
     poll_seconds: float = 30
     done_folder: str | None = None
     reopen_days: int = 14
-    idle_seconds: float = 300  # IDLE is renewed this often (servers drop it after 30 minutes)
+    idle_seconds: float = 300  # IDLE is renewed (and the mailbox swept) at least this often
     max_bytes: int = MAX_BYTES
     timeout: float = 60
 
@@ -215,6 +215,9 @@ def email_pollers(
         poll_seconds=settings.imap_poll_seconds,
         done_folder=settings.imap_done_folder,
         reopen_days=settings.reopen_days,
+        # IDLE brings mail in at once; a fresh sweep now and then catches a notice that slipped
+        # between a sweep and the next IDLE (servers end IDLE after 30 minutes anyway).
+        idle_seconds=min(max(settings.imap_poll_seconds, 60.0), 1500.0),
     )
     reminders = settings.reminder_policy()
     return [
