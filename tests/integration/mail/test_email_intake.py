@@ -11,7 +11,7 @@ from handoff_bot.domain.contacts import Channel
 from handoff_bot.domain.events import EventKind
 from handoff_bot.intake.email.imap import ImapSession
 from handoff_bot.intake.email.mailbox import Mailbox
-from handoff_bot.intake.email.poller import MailPoller
+from handoff_bot.intake.email.poller import MAX_FAILURES, MailPoller
 from handoff_bot.metrics import Metrics
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 from tests.integration.mail import mails
@@ -174,3 +174,26 @@ async def test_pollers_racing_for_the_same_mail_store_it_once(
     assert len(await email_rows(uow)) == 8
     assert metrics.email_received.labels("created")._value.get() == 8
     assert await unprocessed(mailbox) == []
+
+
+class BrokenOn(MailPoller):
+    """A bug that hits one particular mail: handling it raises every time."""
+
+    async def _handle(self, session: ImapSession, uid: int) -> None:
+        if uid == 1:
+            raise ValueError("a bug nobody foresaw")
+        await super()._handle(session, uid)
+
+
+async def test_a_mail_that_keeps_failing_is_left_in_the_mailbox_and_the_others_go_on(
+    mailbox: Mailbox, uow: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    await deliver(mailbox, mails.mail(subject="Cursed"), mails.mail(subject="Fine"))
+    broken = BrokenOn(mailbox, uow=uow, clock=clock)
+
+    await broken.sweep_once()
+    await broken.sweep_once()  # tried no more than MAX_FAILURES times in all, then left alone
+
+    assert [c.subject for c in await contacts(uow)] == ["Fine"]
+    assert await unprocessed(mailbox) == [1]  # still there, unflagged, for a person or a fixed version
+    assert sum(broken.failures.values()) == MAX_FAILURES
