@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from handoff_bot.clock import ManualClock
 from handoff_bot.domain.contacts import Channel
@@ -13,6 +15,7 @@ from handoff_bot.intake.email.imap import ImapSession
 from handoff_bot.intake.email.mailbox import Mailbox
 from handoff_bot.intake.email.poller import MAX_FAILURES, MailPoller
 from handoff_bot.metrics import Metrics
+from handoff_bot.storage.db import create_engine, session_factory
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 from tests.integration.mail import mails
 from tests.integration.mail.helpers import contacts, count, deliver, email_rows, poller, unprocessed
@@ -197,3 +200,20 @@ async def test_a_mail_that_keeps_failing_is_left_in_the_mailbox_and_the_others_g
     assert [c.subject for c in await contacts(uow)] == ["Fine"]
     assert await unprocessed(mailbox) == [1]  # still there, unflagged, for a person or a fixed version
     assert sum(broken.failures.values()) == MAX_FAILURES
+
+
+async def test_with_the_database_away_mail_stays_unflagged_and_comes_in_once_it_is_back(
+    tmp_path: Path, mailbox: Mailbox, uow: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    await deliver(mailbox, mails.mail(subject="While the database was away"))
+    away = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'handoff.db'}")
+    try:
+        unreachable = SqlUnitOfWorkFactory(session_factory(away), platforms=("fake",), clock=clock)
+        with pytest.raises(OperationalError):
+            await MailPoller(mailbox, uow=unreachable, clock=clock).sweep_once()
+    finally:
+        await away.dispose()
+    assert await unprocessed(mailbox) == [1]
+
+    assert await poller(mailbox, uow, clock).sweep_once() == 1
+    assert [c.subject for c in await contacts(uow)] == ["While the database was away"]
