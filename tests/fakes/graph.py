@@ -32,6 +32,7 @@ class FakeGraph:
     check_token: Callable[[str], bool]
     users: list[Json] = field(default_factory=list)
     presence: dict[str, str] = field(default_factory=dict)  # object id → availability
+    teams: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # group id → user id → roles
     calls: list[GraphCall] = field(default_factory=list)
     url: str = ""
     _faults: list[tuple[int, str | None]] = field(default_factory=list)
@@ -49,6 +50,7 @@ class FakeGraph:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/v1.0/users", self._users)
         app.router.add_post("/v1.0/communications/getPresencesByUserId", self._presences)
+        app.router.add_get("/v1.0/teams/{team}/members", self._members)
         return app
 
     @staticmethod
@@ -107,6 +109,27 @@ class FakeGraph:
             if i in self.presence
         ]
         return web.json_response({"value": value})
+
+    async def _members(self, request: web.Request) -> web.Response:
+        team = self.teams.get(request.match_info["team"])
+        if team is None:
+            return self._error(404, "NotFound", "No team found with Group Id")
+        wanted = request.query.get("$filter", "")
+        match = re.fullmatch(r"\(microsoft\.graph\.aadUserConversationMember/userId eq '([^']*)'\)", wanted)
+        if wanted and match is None:
+            return self._error(400, "BadRequest", "Invalid filter clause")
+        members = [
+            {
+                "@odata.type": "#microsoft.graph.aadUserConversationMember",
+                "id": f"member-{user}",
+                "roles": roles,
+                "userId": user,
+                "displayName": next((u["displayName"] for u in self.users if u["id"] == user), user),
+            }
+            for user, roles in team.items()
+            if match is None or match.group(1) == user
+        ]
+        return web.json_response({"value": members})
 
     async def __aenter__(self) -> FakeGraph:
         self._runner = web.AppRunner(self.app())

@@ -253,6 +253,19 @@ async def test_graph_rejects_a_request_without_our_token(setup: GraphSetup) -> N
         assert (await resp.json())["error"]["code"] == "InvalidAuthenticationToken"
 
 
+async def test_team_owners_are_read_from_the_team_members(setup: GraphSetup) -> None:
+    team = "2a3b4c5d-6e7f-4081-92a3-b4c5d6e7f809"
+    setup.graph.teams[team] = {MARIEKE: ["owner"], JAN: []}
+    assert await setup.client.is_owner(team, MARIEKE) is True
+    assert await setup.client.is_owner(team, JAN) is False
+    assert await setup.client.is_owner(team, SANNE) is False  # not a member
+    assert await setup.client.is_owner("../users", MARIEKE) is False  # never reaches Graph
+    assert len(setup.graph.calls) == 3
+    with pytest.raises(GraphError) as caught:
+        await setup.client.is_owner("9a3b4c5d-6e7f-4081-92a3-b4c5d6e7f809", MARIEKE)
+    assert (caught.value.status, caught.value.code) == (404, "NotFound")
+
+
 async def test_presence_is_shown_in_the_ask_dialog(setup: GraphSetup) -> None:
     people = [
         PresenceTarget(3, "Jan", JAN),

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PRESENCE_BATCH = 650  # getPresencesByUserId takes at most 650 ids per request
 RETRY_STATUSES = frozenset({429, 503, 504})
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _EMAIL = re.compile(r"^[^\s'\"\\<>()\x00-\x1f@]{1,200}@[^\s'\"\\<>()\x00-\x1f@]{1,200}$")
 
 
@@ -133,9 +134,9 @@ class GraphClient:
         users = [_user(u) for u in body.get("value") or [] if isinstance(u, dict) and u.get("id")]
         return users[0] if users else None
 
-    async def presences(self, ids: Sequence[str]) -> dict[str, Presence]:
+    async def presences(self, aad_object_ids: Sequence[str]) -> dict[str, Presence]:
         """Presence by Entra object id; ids Graph does not know are left out."""
-        unique = list(dict.fromkeys(i for i in ids if i))
+        unique = list(dict.fromkeys(i for i in aad_object_ids if i))
         found: dict[str, Presence] = {}
         for start in range(0, len(unique), PRESENCE_BATCH):
             batch = unique[start : start + PRESENCE_BATCH]
@@ -144,6 +145,23 @@ class GraphClient:
                 if isinstance(item, dict) and isinstance(item.get("id"), str):
                     found[item["id"]] = from_graph(item.get("availability"))
         return found
+
+    async def is_owner(self, team_group_id: str, aad_object_id: str) -> bool:
+        """Whether the user owns the team (TeamMember.Read.All); the team is its Microsoft 365 group id."""
+        if not (_GUID.match(team_group_id) and _GUID.match(aad_object_id)):
+            return False
+        body = await self._request(
+            "GET",
+            f"/teams/{team_group_id}/members",
+            params={"$filter": f"(microsoft.graph.aadUserConversationMember/userId eq '{aad_object_id}')"},
+        )
+        for member in body.get("value") or []:
+            if not isinstance(member, dict) or member.get("userId") != aad_object_id:
+                continue
+            roles = member.get("roles")
+            if isinstance(roles, list) and "owner" in roles:
+                return True
+        return False
 
 
 def _user(data: dict[str, Any]) -> GraphUser:
