@@ -44,6 +44,7 @@ PUBLIC_GRAPH_URL = "https://graph.microsoft.com"
 BOT_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE  # https://api.botframework.com
 MULTI_TENANT_AUTHORITY_TENANT = AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT  # botframework.com
 REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is renewed
+CONNECTOR_TIMEOUT = 30.0  # seconds for one Bot Connector request
 METADATA_MAX_AGE = 23 * 3600.0  # the SDK refetches after 24 h with a blocking call; we do it first
 
 
@@ -256,6 +257,8 @@ class _NoRetryConnectorFactory(ConnectorFactory):  # type: ignore[misc]
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         client = await self._inner.create(service_url, audience)
         client.config.retry_policy.retries = 0
+        # msrest waits 100 s by default, longer than an outbox lease: give up well before that.
+        client.config.connection.timeout = CONNECTOR_TIMEOUT
         return client
 
 
