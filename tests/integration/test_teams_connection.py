@@ -255,3 +255,16 @@ async def test_the_signing_keys_are_fetched_off_the_event_loop(
         assert (first.status, second.status) == (201, 201)
         assert len(fetched_on) == 2  # metadata and keys, once
         assert loop_thread not in fetched_on
+
+
+async def test_unreachable_signing_keys_are_503_and_nothing_runs(sqlite_database: Database) -> None:
+    from tests.fakes.bot_tokens import BotTokenIssuer
+
+    gone = BotTokenIssuer().start()
+    url = gone.metadata_url
+    gone.stop()  # nothing listens there any more
+    async with teams_app(sqlite_database.url, microsoft_openid_metadata_url=url) as h:
+        response = await h.send(h.installation())
+
+        assert response.status == 503
+        assert await stored_conversations(h) == 0
