@@ -17,9 +17,11 @@ from handoff_bot.platforms.cards import Line, OnDuty, PersonRef, plain
 
 PLATFORM = "teams"
 WORD_JOINER = "\u2060"
+NAME_MAX = 100
 _INLINE = re.compile(r"([\\`*_~\[\]])")  # emphasis, code, links (a link needs "[")
 # Headings, quotes and lists: only where they would take effect ("+316…" and "12.50" stay as they are).
 _LINE_START = re.compile(r"^([ \t]*)(>|[#+\-](?=[ \t]|$)|\d+(?=[.)](?:[ \t]|$)))", re.MULTILINE)
+_DOUBLE_BRACE = re.compile(r"\{(?=\{)")
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # a typed "&lt;" must not turn into "<"
 
 
@@ -31,7 +33,8 @@ def trim(text: str, limit: int, note: str = "…") -> str:
 
 def inert(text: str) -> str:
     """For places that show text literally (TextRun, Input values, titles): only tags are neutralised."""
-    text = text.replace("<", "<" + WORD_JOINER).replace("{{", "{" + WORD_JOINER + "{")  # tags, {{DATE()}}
+    # Tags (`<at>`) and template functions (`{{DATE(…)}}`): no `<` or `{{` survives, however many.
+    text = _DOUBLE_BRACE.sub("{" + WORD_JOINER, text.replace("<", "<" + WORD_JOINER))
     return _ENTITY.sub("&" + WORD_JOINER, text)
 
 
@@ -48,7 +51,10 @@ def escape(text: str) -> str:
 
 @dataclass(frozen=True)
 class OnDutyMention:
-    """Who "on duty" means in Teams: a tag (`type="tag"`) or the channel (`type="channel"`)."""
+    """Who "on duty" means in Teams: a team tag (e.g. "Reception"), mentioned with `type="tag"`.
+
+    Bots can mention users and tags; without a tag (None) on-duty lines mention nobody.
+    """
 
     id: str
     name: str
@@ -67,7 +73,7 @@ class Mentions:
         if key in self._texts:
             return self._texts[key]
         # The `<at>` text is what Teams matches entities by: two people called Jan need different texts.
-        label = re.sub(r"[<>&\r\n]", "", name).strip() or "?"
+        label = trim(re.sub(r"[<>&\r\n]", "", name).strip(), NAME_MAX) or "?"
         taken = set(self._texts.values())
         text, n = f"<at>{label}</at>", 2
         while text in taken:
@@ -94,12 +100,15 @@ def markdown(
             break
         if isinstance(segment, PersonRef):
             user = segment.platform_ids.get(PLATFORM)
-            out.append(mentions.at(user, segment.name) if user and mentions else escape(segment.name))
-            budget -= len(segment.name)
+            name = trim(segment.name, NAME_MAX)
+            out.append(mentions.at(user, name) if user and mentions is not None else escape(name))
+            budget -= len(name)
         elif isinstance(segment, OnDuty):
             if onduty is not None:
                 out.append(
-                    mentions.at(onduty.id, onduty.name, onduty.type) if mentions else escape(onduty.name)
+                    mentions.at(onduty.id, onduty.name, onduty.type)
+                    if mentions is not None
+                    else escape(onduty.name)
                 )
         else:
             # Trim the raw text, then escape: an escape sequence is never cut in half.
