@@ -19,6 +19,8 @@ from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.platforms.slack import app as slack_app
 from handoff_bot.platforms.slack.runtime import slack_runtime
+from handoff_bot.platforms.teams.auth import TokenSource
+from handoff_bot.platforms.teams.runtime import teams_runtime
 from handoff_bot.services.ports import Clock, Committed
 from handoff_bot.services.privacy import schedule_retention
 from handoff_bot.services.reminders import schedule_summary
@@ -30,6 +32,8 @@ from handoff_bot.storage.uow import SqlUnitOfWorkFactory
 log = logging.getLogger(__name__)
 # Extra create_engine arguments (tests use them to put each run in its own PostgreSQL schema).
 ENGINE_OPTIONS = web.AppKey("engine_options", dict[str, Any])
+# Where the Teams bot gets its own tokens (tests: a fixed token); unset: msal against MICROSOFT_LOGIN_URL.
+TEAMS_TOKEN_SOURCE = web.AppKey("teams_token_source", TokenSource)
 
 
 def configured_platforms(settings: Settings) -> tuple[str, ...]:
@@ -54,12 +58,14 @@ def build_app(
     app[ENGINE_OPTIONS] = engine_options or {}
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_slack)
+    app.cleanup_ctx.append(_teams)
     if run_worker:
         app.cleanup_ctx.append(_worker)
     health.register(app)
     api.register(app)
     customers.register(app)
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/api/messages", teams_messages)
     return app
 
 
@@ -82,6 +88,33 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     ) as slack:
         app[keys.SLACK] = slack.bolt
         app[keys.HANDLERS].add_platform("slack", slack.delivery)
+        yield
+
+
+async def teams_messages(request: web.Request) -> web.StreamResponse:
+    teams = request.app.get(keys.TEAMS)
+    if teams is None:
+        why = request.app[keys.SETTINGS].platform_status()["teams"]
+        return web.json_response({"title": "Teams is not configured", "detail": why}, status=404)
+    return await teams.adapter.process(request, teams.bot)
+
+
+async def _teams(app: web.Application) -> AsyncIterator[None]:
+    """The Teams bot and delivery, when configured (an empty MICROSOFT_APP_ID is anonymous mode)."""
+    settings = app[keys.SETTINGS]
+    if settings.platform_status()["teams"] is not None:
+        yield
+        return
+    async with teams_runtime(
+        settings,
+        app[keys.UOW],
+        app[keys.CLOCK],
+        app[keys.REMINDERS],
+        token_source=app.get(TEAMS_TOKEN_SOURCE),
+    ) as teams:
+        app[keys.TEAMS] = teams
+        if teams.delivery is not None:
+            app[keys.HANDLERS].add_platform("teams", teams.delivery)
         yield
 
 

@@ -107,7 +107,30 @@ class Settings(BaseSettings):
     microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
         "SingleTenant", validation_alias=_env("MICROSOFT_APP_TYPE")
     )
-    teams_contacts_channel: str | None = Field(None, validation_alias=_env("TEAMS_CONTACTS_CHANNEL"))
+    teams_contacts_channel: str | None = Field(
+        None,
+        validation_alias=_env("TEAMS_CONTACTS_CHANNEL"),
+        description="channel id 19:…@thread.tacv2; else a team owner writes '@Handoff use this channel'",
+    )
+    # Sovereign clouds (and tests) override the public-cloud Bot Framework and Graph endpoints.
+    microsoft_openid_metadata_url: str | None = Field(
+        None,
+        validation_alias=_env("MICROSOFT_OPENID_METADATA_URL"),
+        description="OpenID metadata that signs incoming Bot Framework tokens",
+    )
+    microsoft_token_issuer: str | None = Field(
+        None,
+        validation_alias=_env("MICROSOFT_TOKEN_ISSUER"),
+        description="the issuer of incoming Bot Framework tokens",
+    )
+    microsoft_login_url: str | None = Field(
+        None,
+        validation_alias=_env("MICROSOFT_LOGIN_URL"),
+        description="the authority the bot gets its own tokens from (https://login.microsoftonline.com)",
+    )
+    microsoft_graph_url: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_GRAPH_URL"), description="Microsoft Graph base URL"
+    )
 
     @field_validator("intake_tokens", mode="before")
     @classmethod
@@ -205,7 +228,23 @@ class Settings(BaseSettings):
 
     @property
     def teams_configured(self) -> bool:
+        """Teams is on when MICROSOFT_APP_ID is set at all; set but empty is anonymous (local testing)."""
         return self.microsoft_app_id is not None
+
+    @property
+    def teams_anonymous(self) -> bool:
+        return self.microsoft_app_id is not None and not self.microsoft_app_id.strip()
+
+    def _teams_status(self) -> str | None:
+        if self.microsoft_app_id is None:
+            return "MICROSOFT_APP_ID is not set"
+        if self.teams_anonymous:
+            return None
+        if self.microsoft_app_type != "UserAssignedMSI" and self.microsoft_app_password is None:
+            return "MICROSOFT_APP_PASSWORD is not set"
+        if self.microsoft_app_type != "MultiTenant" and not self.microsoft_app_tenant_id:
+            return f"MICROSOFT_APP_TENANT_ID is not set (needed for {self.microsoft_app_type})"
+        return None
 
     def platform_status(self) -> dict[str, str | None]:
         """Each platform → None when configured, else why it is not (for the start-up log)."""
@@ -216,7 +255,7 @@ class Settings(BaseSettings):
             slack = "neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN (Socket Mode) is set"
         elif not self.slack_contacts_channel:
             slack = "SLACK_CONTACTS_CHANNEL is not set"
-        teams = None if self.teams_configured else "MICROSOFT_APP_ID is not set"
+        teams = self._teams_status()
         return {"slack": slack, "teams": teams}
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff_bot.config import Settings
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
+from handoff_bot.platforms.teams.runtime import TeamsRuntime
 from handoff_bot.services.ports import Clock
 from handoff_bot.services.reminders import ReminderPolicy
 from handoff_bot.storage.outbox import OutboxStore
@@ -24,3 +25,4 @@ OUTBOX = web.AppKey("outbox", OutboxStore)
 WORKER = web.AppKey("worker", OutboxWorker)
 SLACK = web.AppKey("slack", AsyncApp)
 REMINDERS = web.AppKey("reminders", ReminderPolicy)
+TEAMS = web.AppKey("teams", TeamsRuntime)

@@ -147,6 +147,54 @@ def test_the_checker_allows_inward_imports(source: str, module: str, layer: str)
     assert violations(list(imports_of(source, module, is_package)), layer) == []
 
 
+# --- the Bot Framework SDK stays in the Teams package --------------------------------------------------
+
+# The SDK is archived upstream; its successor (Microsoft 365 Agents SDK) must stay a local change.
+BOT_FRAMEWORK = ("botbuilder", "botframework", "msrest", "msal")
+TEAMS_PACKAGE = "handoff_bot.platforms.teams"
+
+
+def bot_framework_imports_outside_teams(found: list[Import]) -> list[str]:
+    return [
+        f"{i.module}:{i.line} imports {i.target}"
+        for i in found
+        if i.target.partition(".")[0] in BOT_FRAMEWORK
+        and not (i.module == TEAMS_PACKAGE or i.module.startswith(f"{TEAMS_PACKAGE}."))
+    ]
+
+
+def every_import() -> list[Import]:
+    found: list[Import] = []
+    for path in sorted(SRC.rglob("*.py")):
+        found += imports_of(path.read_text(), module_name(path), path.name == "__init__.py")
+    return found
+
+
+def test_bot_framework_imports_live_only_in_the_teams_package() -> None:
+    found = every_import()
+
+    assert bot_framework_imports_outside_teams(found) == []
+    # The check sees the real imports (it would pass vacuously otherwise).
+    inside = [i for i in found if i.target.startswith("botbuilder") and i.module.startswith(TEAMS_PACKAGE)]
+    assert len(inside) >= 5
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "flagged"),
+    [
+        ("from botbuilder.core import TurnContext", "handoff_bot.app", True),
+        ("import botframework.connector", "handoff_bot.outbox.worker", True),
+        ("from msal import ConfidentialClientApplication", "handoff_bot.platforms.slack.people", True),
+        ("from botbuilder.schema import Activity", "handoff_bot.platforms.teams.client", False),
+        ("from botbuilder.schema import Activity", "handoff_bot.platforms.teams.listeners.cards", False),
+        ("from handoff_bot.platforms.teams.runtime import TeamsRuntime", "handoff_bot.keys", False),
+        ("from botbuilder.core import TurnContext", "handoff_bot.platforms.teamsish", True),
+    ],
+)
+def test_the_teams_boundary_checker(source: str, module: str, flagged: bool) -> None:
+    assert bool(bot_framework_imports_outside_teams(list(imports_of(source, module)))) is flagged
+
+
 # --- nothing happens at import ---------------------------------------------------------------------
 
 

@@ -159,3 +159,29 @@ class ProcessedEventRow(Base):
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime]
+
+
+class TeamsConversationRow(Base):
+    """A Teams conversation the bot may post to later: a channel, a personal (1:1) chat or a group chat."""
+
+    __tablename__ = "teams_conversations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(500), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # channel | personal | group
+    tenant_id: Mapped[str | None] = mapped_column(String(100))
+    service_url: Mapped[str] = mapped_column(String(500))
+    team_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    channel_id: Mapped[str | None] = mapped_column(String(300))
+    user_id: Mapped[str | None] = mapped_column(String(300))
+    aad_object_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    reference: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class TeamsSettingRow(Base):
+    """Teams choices made in Teams itself (the contacts channel picked with `@Handoff use this channel`)."""
+
+    __tablename__ = "teams_settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""Microsoft Teams: every botbuilder import of the code base lives in this package."""

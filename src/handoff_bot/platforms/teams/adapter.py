@@ -1,0 +1,100 @@
+"""The CloudAdapter with botbuilder 4.17.1's HTTP defects fixed.
+
+Defect 1: `process()` serialises invoke bodies that are already dicts a second time, so every invoke
+answer with a body (Action.Execute, task/fetch, task/submit) became a 500. Only msrest models are
+serialised here. Defect 2: a forged or expired token (jwt errors), an unknown signing key or a missing
+Authorization header escaped as 500; every authentication failure is a 401 here, and nothing runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import jwt
+from aiohttp import web
+from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+from msrest.serialization import Model
+
+from handoff_bot.platforms.teams.auth import HandoffAuthentication
+
+log = logging.getLogger(__name__)
+MAX_ACTIVITY_BYTES = 256 * 1024
+
+
+class HandoffAdapter(CloudAdapter):  # type: ignore[misc]
+    def __init__(self, authentication: HandoffAuthentication) -> None:
+        super().__init__(authentication)
+        self.authentication = authentication
+
+    async def process(
+        self, request: web.Request, bot: Bot, ws_response: web.WebSocketResponse | None = None
+    ) -> web.StreamResponse:
+        if request.method != "POST":
+            raise web.HTTPMethodNotAllowed(request.method, ["POST"])
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return _problem(415, "expected application/json")
+        raw = await request.read()
+        if len(raw) > MAX_ACTIVITY_BYTES:
+            return _problem(413, "activity too large")
+        try:
+            body = json.loads(raw)
+            activity = Activity().deserialize(body) if isinstance(body, dict) else None
+        except (ValueError, TypeError, AttributeError):  # msrest raises a ValueError subclass
+            activity = None
+        if activity is None or not activity.type:
+            return _problem(400, "the body is not a Bot Framework activity")
+
+        header = request.headers.get("Authorization")
+        if self.authentication.anonymous:
+            header = None
+        elif not header:
+            log.info("teams: activity without Authorization header refused")
+            return _problem(401, "missing Authorization header")
+        try:
+            result = await self.authentication.authenticate_request(activity, header)
+        except (PermissionError, jwt.PyJWTError, LookupError, ValueError) as exc:
+            log.info("teams: activity refused: %s", type(exc).__name__)
+            return _problem(401, "the token is not valid for this bot")
+        except Exception as exc:
+            # The SDK raises bare Exception for some bad tokens (e.g. endorsements); still not ours.
+            if type(exc) is not Exception:
+                raise
+            log.info("teams: activity refused: %s", exc)
+            return _problem(401, "the token is not valid for this bot")
+
+        invoke_response = await self.process_activity(result, activity, bot.on_turn)
+        return _respond(invoke_response)
+
+
+def _respond(invoke_response: InvokeResponse | None) -> web.StreamResponse:
+    if not invoke_response:
+        return web.Response(status=201)
+    body: Any = invoke_response.body
+    if isinstance(body, Model):
+        body = serializer_helper(body)
+    if body is None:
+        return web.Response(status=invoke_response.status)
+    return web.json_response(body, status=invoke_response.status)
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    return web.json_response(
+        {"title": HTTPStatus(status).phrase, "status": status, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
+def invoke_response(body: object = None, status: int = 200) -> InvokeResponse:
+    """An invoke answer; `body` may be a dict (cards) or an msrest model (TaskModuleResponse…)."""
+    return InvokeResponse(status=status, body=serializer_helper(body) if isinstance(body, Model) else body)
+
+
+async def send_invoke_response(turn: TurnContext, body: object = None, status: int = 200) -> None:
+    """Answer an invoke from inside a turn (what ActivityHandler does with its return value)."""
+    await turn.send_activity(Activity(type="invokeResponse", value=invoke_response(body, status)))

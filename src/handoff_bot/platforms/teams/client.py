@@ -1,0 +1,300 @@
+"""The Bot Connector as the outbox sees it: proactive turns on stored references, errors in outbox terms.
+
+Every call runs inside `continue_conversation` on a stored reference (or `create_conversation` for a
+new thread or 1:1 chat), so it works after a restart. Throttling (429, 412, 502, 504) becomes
+RetryLater with Teams' Retry-After (defect 4: the SDK does not retry), and a per-thread pacer keeps
+the bot within Teams' per-thread limits before Teams has to refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from botbuilder.core import BotAdapter, TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+    Entity,
+)
+from msrest.exceptions import ClientRequestError, HttpOperationError
+
+from handoff_bot.outbox.errors import PermanentFailure, RetryLater
+from handoff_bot.platforms.teams import refs
+from handoff_bot.platforms.teams.auth import AuthError
+from handoff_bot.storage.teams_refs import PERSONAL, TeamsConversation, TeamsConversations
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+THROTTLED = {429, 412}  # waiting our turn: does not count as a failed attempt
+PASSING = {500, 502, 503, 504}
+# Teams' documented limits per bot per conversation (thread): (window seconds, messages).
+THREAD_LIMITS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+MAX_PAUSE = 5.0  # longer than this, give the row back to the outbox instead of holding a worker
+FIXES = {
+    401: "the Bot Connector refused the bot's token: check MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and "
+    "MICROSOFT_APP_TENANT_ID",
+    403: "the bot may not post here: is the app installed in this team (or for this user)?",
+    404: "the conversation or message no longer exists in Teams",
+}
+
+
+@dataclass(frozen=True)
+class Posted:
+    conversation_id: str  # for a new channel thread: 19:…@thread.tacv2;messageid=<root>
+    activity_id: str
+
+
+def message(
+    text: str | None = None,
+    *,
+    card: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    summary: str | None = None,
+) -> Activity:
+    """A message activity: text (Teams markdown, already escaped), optionally an Adaptive Card."""
+    return Activity(
+        type=ActivityTypes.message,
+        text=text,
+        text_format="markdown" if text else None,
+        summary=summary,
+        attachments=[Attachment(content_type=CARD_TYPE, content=card)] if card is not None else None,
+        entities=[Entity().deserialize(e) for e in entities] if entities else None,
+    )
+
+
+class Pacer:
+    """Sliding windows per conversation; waits briefly, or says how long the caller should wait."""
+
+    def __init__(
+        self,
+        limits: tuple[tuple[float, int], ...] = THREAD_LIMITS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.limits, self.clock = limits, clock
+        self._sent: dict[str, deque[float]] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def wait_for(self, lane: str) -> float:
+        now = self.clock()
+        wait = max(0.0, self._paused_until.get(lane, 0.0) - now)
+        sent = self._sent.get(lane)
+        if sent:
+            horizon = max(window for window, _ in self.limits)
+            while sent and now - sent[0] > horizon:
+                sent.popleft()
+            for window, most in self.limits:
+                recent = [t for t in sent if now - t < window]
+                if len(recent) >= most:
+                    wait = max(wait, recent[-most] + window - now)
+        return wait
+
+    def record(self, lane: str) -> None:
+        self._sent.setdefault(lane, deque()).append(self.clock())
+
+    def pause(self, lane: str, seconds: float) -> None:
+        self._paused_until[lane] = max(self._paused_until.get(lane, 0.0), self.clock() + seconds)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, lane: str) -> AsyncIterator[None]:
+        wait = self.wait_for(lane)
+        if wait > MAX_PAUSE:
+            raise RetryLater(f"teams: pacing conversation {lane[:40]}", retry_after=wait, counts=False)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.record(lane)
+        yield
+
+
+class TeamsClient:
+    """Posts, replies, updates and 1:1 chats through the adapter, on stored references."""
+
+    def __init__(
+        self,
+        adapter: BotAdapter,
+        app_id: str,
+        conversations: TeamsConversations,
+        *,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.adapter, self.app_id, self.conversations = adapter, app_id, conversations
+        self.pacer = pacer or Pacer()
+
+    async def post_thread(self, channel: TeamsConversation, channel_id: str, activity: Activity) -> Posted:
+        """A new thread in a channel: returns the thread's conversation id and its root message id."""
+
+        async def work(turn: TurnContext) -> Posted:
+            reference, root = await TeamsInfo.send_message_to_teams_channel(
+                turn, activity, channel_id, bot_app_id=self.app_id
+            )
+            conversation_id = reference.conversation.id if reference and reference.conversation else None
+            if not conversation_id or not root:
+                raise RetryLater("teams: the connector returned no thread id")
+            return Posted(str(conversation_id), str(root))
+
+        return await self._call(f"channel:{channel_id}", refs.reference_of(channel), work)
+
+    async def reply(self, channel: TeamsConversation, thread_id: str, activity: Activity) -> Posted:
+        """A reply in a channel thread (`thread_id` = 19:…;messageid=<root>)."""
+
+        async def work(turn: TurnContext) -> Posted:
+            response = await turn.send_activity(activity)
+            return Posted(thread_id, _id(response))
+
+        return await self._call(thread_id, refs.reference_of(channel, conversation_id=thread_id), work)
+
+    async def update(
+        self, channel: TeamsConversation, conversation_id: str, activity_id: str, activity: Activity
+    ) -> None:
+        """Replace a message in place, inside a turn on its own conversation (the SDK uses the turn's)."""
+        activity.id = activity_id
+
+        async def work(turn: TurnContext) -> None:
+            await turn.update_activity(activity)
+
+        await self._call(conversation_id, refs.reference_of(channel, conversation_id=conversation_id), work)
+
+    async def send(self, conversation: TeamsConversation, activity: Activity) -> Posted:
+        """A message in a stored conversation (a 1:1 chat)."""
+
+        async def work(turn: TurnContext) -> Posted:
+            response = await turn.send_activity(activity)
+            return Posted(conversation.conversation_id, _id(response))
+
+        return await self._call(conversation.conversation_id, refs.reference_of(conversation), work)
+
+    async def personal_chat(
+        self, *, aad_object_id: str | None, user_id: str | None = None
+    ) -> TeamsConversation:
+        """The bot's 1:1 chat with a user: stored, or created (needs the app installed for them)."""
+        known = await self.conversations.personal(user_id=user_id, aad_object_id=aad_object_id)
+        if known is not None:
+            return known
+        member = user_id or aad_object_id
+        if not member:
+            raise PermanentFailure("teams: the colleague has no Teams identity")
+        anchor = await self.conversations.any_channel()
+        if anchor is None:
+            raise RetryLater(
+                "teams: the bot has not seen any team yet; add the app to a team", retry_after=300
+            )
+        tenant = anchor.tenant_id
+        bot = refs.bot_account(anchor) or ChannelAccount(id=f"28:{self.app_id}")
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=bot,
+            members=[ChannelAccount(id=member)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}},  # defect 5: the schema drops tenantId elsewhere
+        )
+        created: dict[str, ConversationReference] = {}
+
+        async def callback(turn: TurnContext) -> None:
+            created["reference"] = TurnContext.get_conversation_reference(turn.activity)
+
+        lane = f"create:{member}"
+        async with self.pacer.turn(lane):
+            await self._guard(
+                lane,
+                lambda: self.adapter.create_conversation(
+                    self.app_id, callback, parameters, "msteams", anchor.service_url, None
+                ),
+            )
+        reference = created.get("reference")
+        if reference is None or reference.conversation is None or not reference.conversation.id:
+            raise RetryLater("teams: the connector created no conversation")
+        reference.conversation.tenant_id = tenant
+        conversation = TeamsConversation(
+            str(reference.conversation.id),
+            PERSONAL,
+            anchor.service_url,
+            tenant,
+            user_id=user_id if user_id else (member if member.startswith("29:") else None),
+            aad_object_id=aad_object_id,
+            reference=reference.serialize(),
+        )
+        await self.conversations.save(conversation)
+        return conversation
+
+    async def _call(
+        self, lane: str, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[T]]
+    ) -> T:
+        outcome: dict[str, Any] = {}
+
+        async def callback(turn: TurnContext) -> None:
+            # The adapter hands errors inside a turn to on_turn_error; keep them for the outbox instead.
+            try:
+                outcome["value"] = await work(turn)
+            except Exception as exc:
+                outcome["error"] = exc
+
+        async with self.pacer.turn(lane):
+            await self._guard(
+                lane, lambda: self.adapter.continue_conversation(reference, callback, bot_app_id=self.app_id)
+            )
+        if "error" in outcome:
+            raise self._translate(lane, outcome["error"]) from outcome["error"]
+        return outcome.get("value")  # type: ignore[return-value]
+
+    async def _guard(self, lane: str, call: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            await call()
+        except (RetryLater, PermanentFailure):
+            raise
+        except Exception as exc:
+            raise self._translate(lane, exc) from exc
+
+    def _translate(self, lane: str, exc: BaseException) -> Exception:
+        if isinstance(exc, RetryLater | PermanentFailure):
+            return exc
+        if isinstance(exc, AuthError):
+            return RetryLater(f"teams: {exc}")
+        if isinstance(exc, HttpOperationError) and exc.response is not None:
+            status = int(getattr(exc.response, "status_code", 0) or 0)
+            retry_after = _retry_after(getattr(exc.response, "headers", None))
+            if status in THROTTLED:
+                wait = retry_after if retry_after is not None else 1.0
+                self.pacer.pause(lane, wait)
+                return RetryLater(f"teams: throttled (HTTP {status})", retry_after=wait, counts=False)
+            if status in PASSING:
+                return RetryLater(f"teams: HTTP {status}", retry_after=retry_after)
+            fix = FIXES.get(status)
+            return PermanentFailure(f"teams: HTTP {status}" + (f": {fix}" if fix else ""))
+        if isinstance(exc, ClientRequestError | requests.RequestException | TimeoutError | ConnectionError):
+            return RetryLater(f"teams: {type(exc).__name__}")
+        return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+def _id(response: Any) -> str:
+    activity_id = getattr(response, "id", None)
+    if not activity_id:
+        raise RetryLater("teams: the connector returned no activity id")
+    return str(activity_id)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After") if headers else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        with contextlib.suppress(TypeError, ValueError):
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    return None
