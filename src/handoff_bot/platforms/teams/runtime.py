@@ -65,6 +65,7 @@ async def teams_runtime(
         region=settings.phone_region,
         reminders=reminders,
         minimal=settings.card_detail == "minimal",
+        platforms=tuple(name for name, why_not in settings.platform_status().items() if why_not is None),
     )
     router = TeamsRouter()
     listeners.register_all(router, deps)
