@@ -567,6 +567,23 @@ def cmd_manifest_slack(ctx: Context | None, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manifest_teams(ctx: Context | None, args: argparse.Namespace) -> int:
+    from handoff_bot.platforms.teams import manifest
+
+    try:
+        out = manifest.write_package(
+            Path(args.out), args.app_id, package_id=args.package_id, url=args.url, version=args.version
+        )
+    except ValueError as exc:
+        print(f"handoff-bot: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"handoff-bot: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -662,6 +679,17 @@ def build_parser() -> argparse.ArgumentParser:
     mslack.add_argument("--url", help="public https:// base URL of this bot")
     mslack.add_argument("--socket-mode", action="store_true", help="no public URL: use Socket Mode")
     mslack.set_defaults(run=cmd_manifest_slack, needs_settings=False)
+    mteams = manifest.add_parser(
+        "teams",
+        help="the Teams app package (zip) to upload",
+        description="Writes manifest.json, the icons and the Dutch strings into one zip. Reads no settings.",
+    )
+    mteams.add_argument("--app-id", required=True, help="the Azure Bot's Microsoft App ID (MICROSOFT_APP_ID)")
+    mteams.add_argument("--out", default="handoff-teams.zip", help="where to write the zip")
+    mteams.add_argument("--url", help="public https:// base URL of this bot (for validDomains)")
+    mteams.add_argument("--package-id", help="the Teams app id, if not the bot's app id")
+    mteams.add_argument("--version", help="the app version (raise it on every upload of a change)")
+    mteams.set_defaults(run=cmd_manifest_teams, needs_settings=False)
     return parser
 
 

@@ -153,7 +153,9 @@ class FakeConnector:
         finally:
             await server.close()
 
-    async def _gate(self, request: web.Request, kind: str) -> tuple[Json | None, web.Response | None]:
+    async def _gate(
+        self, request: web.Request, kind: str, body: Json | None = None
+    ) -> tuple[Json | None, web.Response | None]:
         header = request.headers.get("Authorization")
         if not self.check_token(header):
             self.refused += 1
@@ -163,7 +165,8 @@ class FakeConnector:
                 fault.times -= 1
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 return None, _error(fault.status, "Throttled", "Too many requests", headers)
-        body = await request.json() if request.can_read_body else None
+        if body is None and request.can_read_body:
+            body = await request.json()
         return body, None
 
     async def _record(self, call: Recorded, message: Message | None = None) -> None:
@@ -180,13 +183,15 @@ class FakeConnector:
         return f"a:1{user.aad_object_id.replace('-', '')}"
 
     async def _create(self, request: web.Request) -> web.Response:
-        body, refused = await self._gate(request, "create")
+        sent: Json = await request.json()
+        channel = ((sent.get("channelData") or {}).get("channel") or {}).get("id")
+        new_thread = bool(sent.get("isGroup") and channel)
+        body, refused = await self._gate(request, "thread" if new_thread else "create", sent)
         if refused is not None:
             return refused
         assert body is not None
         header = request.headers.get("Authorization")
-        channel = ((body.get("channelData") or {}).get("channel") or {}).get("id")
-        if body.get("isGroup") and channel:
+        if new_thread:
             root = self._new_id()
             conversation_id = f"{channel}{THREAD_MARK}{root}"
             activity = {**(body.get("activity") or {}), "id": root}

@@ -138,15 +138,36 @@ class TeamsClient:
         """A new thread in a channel: returns the thread's conversation id and its root message id."""
 
         async def work(turn: TurnContext) -> Posted:
-            reference, root = await TeamsInfo.send_message_to_teams_channel(
-                turn, activity, channel_id, bot_app_id=self.app_id
-            )
+            if self.app_id:
+                reference, root = await TeamsInfo.send_message_to_teams_channel(
+                    turn, activity, channel_id, bot_app_id=self.app_id
+                )
+            else:
+                # Anonymous mode: TeamsInfo would take its legacy BotFrameworkAdapter path without an app id.
+                reference, root = await self._anonymous_thread(turn, activity, channel_id)
             conversation_id = reference.conversation.id if reference and reference.conversation else None
             if not conversation_id or not root:
                 raise RetryLater("teams: the connector returned no thread id")
             return Posted(str(conversation_id), str(root))
 
         return await self._call(f"channel:{channel_id}", refs.reference_of(channel), work)
+
+    async def _anonymous_thread(
+        self, turn: TurnContext, activity: Activity, channel_id: str
+    ) -> tuple[ConversationReference | None, str]:
+        created: dict[str, Any] = {}
+
+        async def callback(new_turn: TurnContext) -> None:
+            created["root"] = new_turn.activity.id
+            created["reference"] = TurnContext.get_conversation_reference(new_turn.activity)
+
+        parameters = ConversationParameters(
+            is_group=True, channel_data={"channel": {"id": channel_id}}, activity=activity
+        )
+        await self.adapter.create_conversation(
+            "", callback, parameters, "msteams", turn.activity.service_url, None
+        )
+        return created.get("reference"), str(created.get("root") or "")
 
     async def reply(self, channel: TeamsConversation, thread_id: str, activity: Activity) -> Posted:
         """A reply in a channel thread (`thread_id` = 19:…;messageid=<root>)."""
