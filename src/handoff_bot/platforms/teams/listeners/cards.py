@@ -12,7 +12,7 @@ from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 
-from handoff_bot.domain.errors import DomainError, NotFound
+from handoff_bot.domain.errors import DomainError
 from handoff_bot.platforms.teams import actions, cards
 from handoff_bot.platforms.teams.actions import CardActionData, Verb
 from handoff_bot.platforms.teams.adapter import invoke_response
@@ -88,13 +88,10 @@ def register(router: TeamsRouter, flow: Flow) -> None:
             return False
         if data.ref_id is None or data.verb in actions.DIALOG_VERBS:
             return True  # dialogs open through task/fetch, never through a plain message
-        try:
-            refused = await apply(turn, data)
-        except NotFound as error:
-            refused = await flow.explain(error)
+        refused = await apply(turn, data)
         if refused is not None:
             await flow.reply(turn, refused)
         return True
 
-    router.on_invoke(ADAPTIVE_CARD_ACTION)(handle_card_action)
-    router.on_message(handle_submitted_card)
+    router.on_invoke(ADAPTIVE_CARD_ACTION)(flow.invoke(handle_card_action))
+    router.on_message(flow.message(handle_submitted_card))

@@ -182,5 +182,8 @@ def register(router: TeamsRouter, flow: Flow) -> None:
                 return invoke_response(dialogs.task_message(await flow.explain(error)))
             return invoke_response(await form(data, person, {"colleague": await flow.explain(error)}))
 
-    router.on_invoke(TASK_FETCH)(handle_task_fetch)
-    router.on_invoke(TASK_SUBMIT)(handle_task_submit)
+    def closing(text: str) -> InvokeResponse:
+        return invoke_response(dialogs.task_message(text))
+
+    router.on_invoke(TASK_FETCH)(flow.invoke(handle_task_fetch, closing))
+    router.on_invoke(TASK_SUBMIT)(flow.invoke(handle_task_submit, closing))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +21,8 @@ from handoff_bot.services import reach
 from handoff_bot.services.views import ContactDetails, contact_details
 
 log = logging.getLogger(__name__)
+InvokeListener = Callable[[TurnContext], Awaitable[InvokeResponse]]
+MessageListener = Callable[[TurnContext], Awaitable[bool]]
 
 
 class PresenceSource(Protocol):
@@ -65,6 +67,38 @@ class Flow:
 
     def message_response(self, text: str) -> InvokeResponse:
         return invoke_response(cards.invoke_message_response(text))
+
+    def invoke(
+        self, handler: InvokeListener, respond: Callable[[str], InvokeResponse] | None = None
+    ) -> InvokeListener:
+        """The one translator for refusals of invokes: a rule said no → the clicker reads why
+        (`respond` shapes that answer: a card action message by default, a dialog message for dialogs).
+
+        Anything else is a bug and goes on to the bot's on_turn_error (incident id in log and reply).
+        """
+        answer = respond or self.message_response
+
+        async def translated(turn: TurnContext) -> InvokeResponse:
+            try:
+                return await handler(turn)
+            except DomainError as error:
+                log.info("teams invoke refused: %s", error)
+                return answer(await self.explain(error))
+
+        return translated
+
+    def message(self, handler: MessageListener) -> MessageListener:
+        """The same translator for messages: the refusal is the reply."""
+
+        async def translated(turn: TurnContext) -> bool:
+            try:
+                return await handler(turn)
+            except DomainError as error:
+                log.info("teams message refused: %s", error)
+                await self.reply(turn, await self.explain(error))
+                return True
+
+        return translated
 
     async def colleagues(self, exclude: int | None) -> list[dialogs.Colleague]:
         """Everyone who can be reached on a configured platform (Teams or Slack), with Teams presence."""

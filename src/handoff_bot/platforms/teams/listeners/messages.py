@@ -130,7 +130,7 @@ def register(router: TeamsRouter, flow: Flow) -> None:
             return
         await flow.reply(turn, flow.t("teams.answer.thanks", id=waiting[0].contact_id))
 
-    router.on_message(handle_message)
+    router.on_message(flow.message(handle_message))
 
 
 async def send_card(turn: TurnContext, content: cards.Card, summary: str) -> None:
