@@ -1,4 +1,4 @@
-"""One queue across Slack and Teams: both configured, one database, one worker, real protocols at the edges."""
+"""One queue across Slack and Teams: both configured, one database, one worker, real protocols."""
 
 from __future__ import annotations
 
