@@ -35,7 +35,10 @@ def in_thread(h: TeamsHarness, activity: dict[str, Any], user: User, root: str) 
 
 
 def personal(h: TeamsHarness, activity: dict[str, Any], user: User) -> dict[str, Any]:
-    activity["conversation"] = {"id": f"a:1{user[1].replace('-', '')}", "conversationType": "personal"}
+    """In the user's 1:1 chat with the bot (which exists at the connector once they write in it)."""
+    conversation_id = f"a:1{user[1].replace('-', '')}"
+    h.connector.messages.setdefault(conversation_id, [])
+    activity["conversation"] = {"id": conversation_id, "conversationType": "personal"}
     activity["channelData"] = {"tenant": activity["channelData"]["tenant"]}
     activity["from"] = {"id": user[0], "name": user[2], "aadObjectId": user[1]}
     return activity
@@ -54,10 +57,10 @@ def execute(
 
 
 def task(
-    h: TeamsHarness, name: str, data: dict[str, Any], user: User, *, root: str, **inputs: str
+    h: TeamsHarness, invoke: str, data: dict[str, Any], user: User, /, *, root: str, **inputs: str
 ) -> dict[str, Any]:
     """`task/fetch` (a dialog button) or `task/submit` (the dialog's submit) from a channel card."""
-    activity = h.activity("adaptiveCard_action_invoke_personal_real", name=name)
+    activity = h.activity("adaptiveCard_action_invoke_personal_real", name=invoke)
     activity["value"] = {"data": {**copy.deepcopy(data), **inputs}, "context": {"theme": "default"}}
     return in_thread(h, activity, user, root)
 
@@ -86,6 +89,16 @@ def thread_message(
     activity = h.channel_message(text, user=user, root=root)
     activity["entities"] = [activity["entities"][0], *(mention(m) for m in mentions)]
     return activity
+
+
+def replies_to(h: TeamsHarness, user: User) -> list[dict[str, Any]]:
+    """What the bot answered in the user's 1:1 chat during turns (not proactive messages)."""
+    conversation_id = f"a:1{user[1].replace('-', '')}"
+    return [c.activity or {} for c in h.connector.calls if c.conversation_id == conversation_id]
+
+
+def replies_in_thread(h: TeamsHarness, root: str) -> list[dict[str, Any]]:
+    return [c.activity or {} for c in h.connector.calls_of("reply") if c.conversation_id.endswith(f"={root}")]
 
 
 async def ok(response: ClientResponse) -> Any:

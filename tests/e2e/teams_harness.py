@@ -204,8 +204,7 @@ async def _app(
     config = load_settings(
         database_url=database_url,
         intake_tokens=f"crm={TOKEN}",
-        teams_contacts_channel=CHANNEL,
-        **{**teams, **settings},
+        **{"teams_contacts_channel": CHANNEL, **teams, **settings},
     )
     app = build_app(config, clock=clock, run_worker=False, engine_options=engine_options)
     if not anonymous and "microsoft_login_url" not in settings:

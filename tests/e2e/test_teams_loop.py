@@ -135,3 +135,127 @@ def _engine(database: Database) -> dict[str, Any]:
     if database.schema is None:
         return {}
     return {"connect_args": {"server_settings": {"search_path": database.schema}}}
+
+
+async def test_transfer_and_resolve_in_dialogs(database: Database) -> None:
+    async with teams_app(database.url, engine_options=_engine(database)) as h:
+        await h.install()
+        cid = await contact(h)
+        await tf.ok(await h.send(tf.chat(h, "my contacts", PIET)))  # Piet is known
+        await tf.ok(await h.send(tf.execute(h, action_data(Verb.CONTACT_CLAIM, cid), MARIEKE, root=ROOT)))
+        transfer = dialog_data(Verb.CONTACT_TRANSFER, cid)
+        form = (await tf.ok(await h.send(tf.task(h, "task/fetch", transfer, MARIEKE, root=ROOT))))["task"]
+        known = next(e for e in form["value"]["card"]["content"]["body"] if e.get("id") == "known")
+        piet = next(c["value"] for c in known["choices"] if "Piet" in c["title"])
+
+        nobody = await tf.ok(await h.send(tf.task(h, "task/submit", transfer, MARIEKE, root=ROOT, note="x")))
+        moved = await tf.ok(
+            await h.send(
+                tf.task(h, "task/submit", transfer, MARIEKE, root=ROOT, known=piet, note="Call her at 3")
+            )
+        )
+        resolve = dialog_data(Verb.CONTACT_RESOLVE, cid)
+        not_hers = await tf.ok(
+            await h.send(tf.task(h, "task/submit", resolve, MARIEKE, root=ROOT, outcome="done"))
+        )
+        resolved = await tf.ok(
+            await h.send(tf.task(h, "task/submit", resolve, PIET, root=ROOT, outcome="Refund"))
+        )
+
+        assert "Choose a colleague from the list" in json.dumps(nobody)  # the form again, with the reason under the picker
+        assert moved == {"task": {"type": "message", "value": "Transferred to Piet."}}
+        assert not_hers["task"]["value"] == "Only Piet, who has this contact, can do that"
+        assert resolved == {"task": {"type": "message", "value": f"Contact #{cid} is resolved."}}
+        now = await stored(h, cid)
+        assert (now.status, now.outcome) == (ContactStatus.RESOLVED, "Refund")
+
+
+async def test_log_a_contact_from_the_bot_command(database: Database) -> None:
+    async with teams_app(database.url, engine_options=_engine(database)) as h:
+        await h.install()
+        await tf.ok(await h.send(tf.chat(h, "log a contact", MARIEKE)))
+        [offer] = tf.replies_to(h, MARIEKE)
+        button = offer["attachments"][0]["content"]["actions"][0]
+        assert button["data"]["msteams"] == {"type": "task/fetch"}
+
+        form = await tf.ok(await h.send(tf.task(h, "task/fetch", button["data"], MARIEKE, root=ROOT)))
+        assert form["task"]["value"]["card"]["content"]["body"][0]["id"] == "channel"
+        nobody = await tf.ok(
+            await h.send(tf.task(h, "task/submit", button["data"], MARIEKE, root=ROOT, subject="?"))
+        )
+        bad_phone = await tf.ok(
+            await h.send(
+                tf.task(h, "task/submit", button["data"], MARIEKE, root=ROOT, name="Ed", phone="abc")
+            )
+        )
+        logged = await tf.ok(
+            await h.send(
+                tf.task(
+                    h,
+                    "task/submit",
+                    button["data"],
+                    MARIEKE,
+                    root=ROOT,
+                    channel="walk_in",
+                    name="Ed Visser",
+                    subject="Wants a quote",
+                    mine="mine",
+                )
+            )
+        )
+
+        assert nobody["task"]["type"] == "continue" and bad_phone["task"]["type"] == "continue"
+        assert logged["task"]["type"] == "message"
+        cid = int(logged["task"]["value"].split("#")[1].split(" ")[0])
+        now = await stored(h, cid)
+        assert (now.channel.value, now.subject, now.source, now.status) == (
+            "walk_in",
+            "Wants a quote",
+            "teams",
+            ContactStatus.CLAIMED,
+        )
+
+
+async def test_my_and_open_contacts_and_a_plain_answer_in_the_one_to_one_chat(database: Database) -> None:
+    async with teams_app(database.url, engine_options=_engine(database)) as h:
+        await h.install()
+        cid = await contact(h)
+        await tf.ok(await h.send(tf.chat(h, "my contacts", PIET)))
+        nothing_open = await tf.ok(await h.send(tf.chat(h, "Yes, until March 2027.", PIET)))
+        assert nothing_open is None
+        assert "no open question" in tf.replies_to(h, PIET)[-1]["text"]
+
+        ask = dialog_data(Verb.CONTACT_ASK, cid)
+        form = (await tf.ok(await h.send(tf.task(h, "task/fetch", ask, MARIEKE, root=ROOT))))["task"]
+        known = next(e for e in form["value"]["card"]["content"]["body"] if e.get("id") == "known")
+        piet = next(c["value"] for c in known["choices"] if "Piet" in c["title"])
+        await tf.ok(
+            await h.send(tf.task(h, "task/submit", ask, MARIEKE, root=ROOT, known=piet, question="Warranty?"))
+        )
+
+        await tf.ok(await h.send(tf.chat(h, "open contacts", PIET)))
+        desk = json.dumps(tf.replies_to(h, PIET)[-1]["attachments"][0]["content"], ensure_ascii=False)
+        assert f"#{cid}" in desk and "Anna Jansen" in desk
+
+        await tf.ok(await h.send(tf.chat(h, "Yes, until March 2027.", PIET)))
+
+        assert (
+            tf.replies_to(h, PIET)[-1]["text"] == f"Thanks, your answer is in the thread of contact #{cid}."
+        )
+        async with h.client.app[keys.UOW]() as tx:
+            [question] = await tx.questions.for_contact(cid)
+        assert (question.answer, question.status.value) == ("Yes, until March 2027.", "answered")
+
+
+async def test_use_this_channel_needs_a_team_owner(database: Database) -> None:
+    async with teams_app(database.url, engine_options=_engine(database)) as h:
+        await h.install()
+        configured = await h.send(h.channel_message("use this channel"))
+        assert configured.status in (200, 201)
+        assert "TEAMS_CONTACTS_CHANNEL" in tf.replies_in_thread(h, ROOT)[-1]["text"]
+    async with teams_app(database.url, engine_options=_engine(database), teams_contacts_channel=None) as h:
+        await h.install()
+        await h.send(h.channel_message("use this channel"))
+        # No Graph permission to read team owners: nobody may pick the channel, and the reason is given.
+        assert "TeamMember.Read.All" in tf.replies_in_thread(h, ROOT)[-1]["text"]
+        assert await h.client.app[keys.TEAMS].deps.contacts_channel() is None
