@@ -162,7 +162,8 @@ async def test_transfer_and_resolve_in_dialogs(database: Database) -> None:
             await h.send(tf.task(h, "task/submit", resolve, PIET, root=ROOT, outcome="Refund"))
         )
 
-        assert "Choose a colleague from the list" in json.dumps(nobody)  # the form again, with the reason under the picker
+        # The form again, with the reason under the picker.
+        assert "Choose a colleague from the list" in json.dumps(nobody)
         assert moved == {"task": {"type": "message", "value": "Transferred to Piet."}}
         assert not_hers["task"]["value"] == "Only Piet, who has this contact, can do that"
         assert resolved == {"task": {"type": "message", "value": f"Contact #{cid} is resolved."}}
