@@ -6,12 +6,19 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
+
 from handoff_bot import keys
 from handoff_bot.domain.contacts import ContactStatus
 from handoff_bot.platforms.teams.actions import Verb, action_data, dialog_data
+from handoff_bot.platforms.teams.graph import GraphClient
+from handoff_bot.platforms.teams.tokens import AppCredentials, TokenProvider
 from tests.conftest import Database
 from tests.e2e import teams_flows as tf
-from tests.e2e.teams_harness import MARIEKE, PIET, TeamsHarness, teams_app
+from tests.e2e.teams_harness import CHANNEL, MARIEKE, PIET, TeamsHarness, teams_app
+from tests.fakes.entra import CLIENT_ID, CLIENT_SECRET, GRAPH_SCOPE, FakeEntra
+from tests.fakes.entra import TENANT as ENTRA_TENANT
+from tests.fakes.graph import FakeGraph
 
 CLICKERS = [
     (f"29:1clicker{i}", f"00000000-0000-4000-8000-00000000000{i}", f"Clicker {i}", f"clicker{i}@example.org")
@@ -260,3 +267,51 @@ async def test_use_this_channel_needs_a_team_owner(database: Database) -> None:
         # No Graph permission to read team owners: nobody may pick the channel, and the reason is given.
         assert "TeamMember.Read.All" in tf.replies_in_thread(h, ROOT)[-1]["text"]
         assert await h.client.app[keys.TEAMS].deps.contacts_channel() is None
+
+
+GROUP = "2b4d6f80-1a3c-4e5f-9a7b-8c9d0e1f2a3b"  # the team's Microsoft 365 group (Graph's team id)
+
+
+async def test_a_team_owner_chooses_the_contacts_channel_and_the_dialog_shows_presence(
+    sqlite_database: Database,
+) -> None:
+    """Ownership and presence are read from (fake) Graph with a token really acquired by msal over TLS."""
+    async with (
+        FakeEntra() as entra,
+        FakeGraph(lambda token: entra.valid(token, GRAPH_SCOPE)) as graph,
+        aiohttp.ClientSession() as session,
+        teams_app(sqlite_database.url, teams_contacts_channel=None) as h,
+    ):
+        graph.add_user(MARIEKE[1], "Marieke", MARIEKE[3], "Available")
+        graph.add_user(PIET[1], "Piet", PIET[3], "DoNotDisturb")
+        graph.teams[GROUP] = {MARIEKE[1]: ["owner"], PIET[1]: []}
+        tokens = TokenProvider(
+            AppCredentials(CLIENT_ID, CLIENT_SECRET, ENTRA_TENANT, login_url=entra.url),
+            GRAPH_SCOPE,
+            verify=entra.ca_file,
+        )
+        deps = h.client.app[keys.TEAMS].deps
+        deps.presence = deps.owners = GraphClient(session, tokens, graph.url)
+        await h.install()
+
+        def in_team(text: str, user: tf.User) -> dict[str, Any]:
+            activity = h.channel_message(text, user=user)
+            activity["channelData"]["team"]["aadGroupId"] = GROUP
+            return activity
+
+        await h.send(in_team("use this channel", PIET))
+        assert (
+            tf.replies_in_thread(h, ROOT)[-1]["text"] == "Only a team owner can choose the contacts channel."
+        )
+        assert await deps.contacts_channel() is None
+        await h.send(in_team("use this channel", MARIEKE))
+        assert tf.replies_in_thread(h, ROOT)[-1]["text"] == "New contacts will be posted in this channel."
+        assert await deps.contacts_channel() == CHANNEL
+
+        cid = await contact(h)
+        await tf.ok(await h.send(tf.chat(h, "my contacts", PIET)))
+        fetched = await tf.ok(
+            await h.send(tf.task(h, "task/fetch", dialog_data(Verb.CONTACT_ASK, cid), MARIEKE, root=ROOT))
+        )
+        known = next(e for e in fetched["task"]["value"]["card"]["content"]["body"] if e.get("id") == "known")
+        assert [c["title"] for c in known["choices"]] == ["🔴 Piet · busy"]

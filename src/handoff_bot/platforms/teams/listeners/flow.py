@@ -40,8 +40,18 @@ class Flow:
     deps: TeamsDeps
     people: TeamsPeople
     platforms: tuple[str, ...]
-    presence: PresenceSource | None = None  # Graph; None without Graph permissions
-    owners: TeamOwners | None = None  # Graph; None: owners cannot be checked, so nobody may pick a channel
+
+    @property
+    def presence(self) -> PresenceSource | None:
+        """Graph presence; None without Graph (the dialog then shows no presence)."""
+        source: PresenceSource | None = self.deps.presence
+        return source
+
+    @property
+    def owners(self) -> TeamOwners | None:
+        """Graph team roles; None: owners cannot be checked, so nobody may pick a channel."""
+        owners: TeamOwners | None = self.deps.owners
+        return owners
 
     def t(self, key: str, **values: object) -> str:
         return self.deps.catalogue.t(key, **values)
