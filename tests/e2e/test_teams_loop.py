@@ -315,3 +315,47 @@ async def test_a_team_owner_chooses_the_contacts_channel_and_the_dialog_shows_pr
         )
         known = next(e for e in fetched["task"]["value"]["card"]["content"]["body"] if e.get("id") == "known")
         assert [c["title"] for c in known["choices"]] == ["🔴 Piet · busy"]
+
+
+async def test_hand_off_a_teams_message_with_the_message_action(sqlite_database: Database) -> None:
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        payload = {
+            "id": "1759881599999",
+            "body": {
+                "contentType": "html",
+                "content": "<p>Customer <b>Ed</b> called: boiler &amp; taps leak</p>",
+            },
+        }
+
+        def extension(name: str, **value: Any) -> dict[str, Any]:
+            activity = h.activity("adaptiveCard_action_invoke_personal_real", name=name)
+            activity["value"] = {
+                "commandId": "logContact",
+                "commandContext": "message",
+                "messagePayload": payload,
+                **value,
+            }
+            return tf.in_thread(h, activity, MARIEKE, ROOT)
+
+        form = await tf.ok(await h.send(extension("composeExtension/fetchTask")))
+        body = form["task"]["value"]["card"]["content"]["body"]
+        assert (
+            next(e for e in body if e.get("id") == "body")["value"]
+            == "Customer Ed called: boiler & taps leak"
+        )
+        assert next(e for e in body if e.get("id") == "channel")["value"] == "chat"
+        submit = form["task"]["value"]["card"]["content"]["actions"][0]["data"]
+        inputs = {"channel": "chat", "name": "Ed", "body": "Customer Ed called: boiler & taps leak"}
+
+        first = await tf.ok(
+            await h.send(extension("composeExtension/submitAction", data={**submit, **inputs}))
+        )
+        again = await tf.ok(
+            await h.send(extension("composeExtension/submitAction", data={**submit, **inputs}))
+        )
+
+        assert first == again  # the same message handed off twice is one contact
+        cid = int(first["task"]["value"].split("#")[1].split(" ")[0])
+        now = await stored(h, cid)
+        assert (now.external_id, now.body, now.source) == ("teams:1759881599999", inputs["body"], "teams")

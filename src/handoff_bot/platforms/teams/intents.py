@@ -109,6 +109,11 @@ def _unmark(text: str, people: list[Mention]) -> str:
     return _SPACE.sub(" ", re.sub(r"\x00(\d+)\x00", lambda m: people[int(m.group(1))].name, text)).strip()
 
 
+def plain_text(text: str) -> str:
+    """A Teams message body (HTML) as plain text: tags dropped, entities decoded, lines kept."""
+    return _clean(_AT.sub(lambda m: m.group(1), text))
+
+
 def _clean(text: str) -> str:
     """Teams text may carry HTML (entities, <p>, <br>): plain text, lines kept, spaces collapsed."""
     text = re.sub(r"<br\s*/?>|</p>", "\n", text, flags=re.IGNORECASE)

@@ -20,6 +20,8 @@ from handoff_bot.platforms.teams import actions, dialogs
 from handoff_bot.platforms.teams.actions import CardActionData, Verb
 from handoff_bot.platforms.teams.adapter import invoke_response
 from handoff_bot.platforms.teams.bot import TeamsRouter
+from handoff_bot.platforms.teams.cards import INPUT_MAX
+from handoff_bot.platforms.teams.intents import plain_text
 from handoff_bot.platforms.teams.listeners.flow import Flow
 from handoff_bot.platforms.teams.people import PLATFORM
 from handoff_bot.services.commands import (
@@ -36,6 +38,9 @@ from handoff_bot.services.views import contact_details
 
 log = logging.getLogger(__name__)
 TASK_FETCH, TASK_SUBMIT = "task/fetch", "task/submit"
+# The manifest's message action "Log a contact" (composeExtensions command `logContact`).
+EXTENSION_FETCH, EXTENSION_SUBMIT = "composeExtension/fetchTask", "composeExtension/submitAction"
+LOG_COMMAND = "logContact"
 SOURCE = "teams"
 LOG_FIELDS = {"email": "email", "phone": "phone", "handle": "name", "customer": "name"}
 
@@ -119,7 +124,9 @@ def register(router: TeamsRouter, flow: Flow) -> None:
         )
         return dialogs.task_message(flow.t("teams.done.asked", name=target.display_name))
 
-    async def log_contact(data: CardActionData, person: Person) -> dict[str, Any]:
+    async def log_contact(
+        data: CardActionData, person: Person, *, external_id: str | None = None
+    ) -> dict[str, Any]:
         got = dialogs.log_values(data.inputs)
         details = CustomerDetails(
             name=got.get("name"), company=got.get("company"), email=got.get("email"), phone=got.get("phone")
@@ -139,6 +146,7 @@ def register(router: TeamsRouter, flow: Flow) -> None:
             customer=details,
             subject=got.get("subject") or "",
             body=got.get("body") or "",
+            external_id=external_id,
             callback_before=callback or None,
         )
         try:
@@ -182,8 +190,37 @@ def register(router: TeamsRouter, flow: Flow) -> None:
                 return invoke_response(dialogs.task_message(await flow.explain(error)))
             return invoke_response(await form(data, person, {"colleague": await flow.explain(error)}))
 
+    async def handle_extension_fetch(turn: TurnContext) -> InvokeResponse:
+        """The message action: the log form, with the message's text as the body (chat by default)."""
+        value = turn.activity.value if isinstance(turn.activity.value, dict) else {}
+        if value.get("commandId") != LOG_COMMAND:
+            return closing(flow.t("teams.action.unknown"))
+        body = _message_text(value)
+        channel = Channel.CHAT if body else Channel.PHONE
+        return invoke_response(dialogs.log_contact_dialog(c, body=body or None, channel=channel))
+
+    async def handle_extension_submit(turn: TurnContext) -> InvokeResponse:
+        value = turn.activity.value if isinstance(turn.activity.value, dict) else {}
+        data = actions.decode(value)
+        if value.get("commandId") != LOG_COMMAND or data is None or data.verb is not Verb.CONTACT_LOG:
+            return closing(flow.t("teams.action.unknown"))
+        person = await flow.actor(turn)
+        message = value.get("messagePayload")
+        # A message handed off twice is one contact: its id is the external id.
+        origin = f"teams:{message['id']}"[:200] if isinstance(message, dict) and message.get("id") else None
+        return invoke_response(await log_contact(data, person, external_id=origin))
+
     def closing(text: str) -> InvokeResponse:
         return invoke_response(dialogs.task_message(text))
 
     router.on_invoke(TASK_FETCH)(flow.invoke(handle_task_fetch, closing))
     router.on_invoke(TASK_SUBMIT)(flow.invoke(handle_task_submit, closing))
+    router.on_invoke(EXTENSION_FETCH)(flow.invoke(handle_extension_fetch, closing))
+    router.on_invoke(EXTENSION_SUBMIT)(flow.invoke(handle_extension_submit, closing))
+
+
+def _message_text(value: Mapping[str, Any]) -> str:
+    message = value.get("messagePayload")
+    body = message.get("body") if isinstance(message, Mapping) else None
+    content = body.get("content") if isinstance(body, Mapping) else None
+    return plain_text(content)[:INPUT_MAX] if isinstance(content, str) else ""
