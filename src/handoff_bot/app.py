@@ -113,8 +113,7 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
         token_source=app.get(TEAMS_TOKEN_SOURCE),
     ) as teams:
         app[keys.TEAMS] = teams
-        if teams.delivery is not None:
-            app[keys.HANDLERS].add_platform("teams", teams.delivery)
+        app[keys.HANDLERS].add_platform("teams", teams.delivery)
         yield
 
 

@@ -153,6 +153,16 @@ def _huge() -> ContactDetails:
     )
 
 
+def transfer(view_details: ContactDetails, note: str = "Please call her back before 15:00") -> dict[str, Any]:
+    b, c = builder(), Catalogue("en")
+    event = TimelineEvent(42, EventKind.TRANSFERRED, T0, 1, {"to": 3, "note": note})
+    return cards.transfer_card(
+        b.transfer_note(view_details, event),
+        b.card(view_details, private=True),
+        trimmed_note=c.t("card.body_trimmed"),
+    )
+
+
 # name → a function rendering one card (the Adaptive Card content); golden files are kept for all of them.
 CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "contact_open": lambda: contact(details()),
@@ -203,6 +213,13 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
             errors={"name": Catalogue("nl").t("modal.log.need_customer")},
         )
     ),
+    "transfer_dm": lambda: transfer(details(status=ContactStatus.CLAIMED)),
+    "transfer_dm_huge_hostile": lambda: transfer(_huge(), note=HOSTILE * 20),
+    "list_digest": lambda: cards.list_card(
+        "3 contacts waiting since Mon 23 Nov 08:30", ["• 📞 #42 Phone, Mon 23 Nov 10:42"] * 3
+    ),
+    "list_empty_nl": lambda: cards.list_card("Einde van de dag", []),
+    "list_long": lambda: cards.list_card("Summary", [f"• ✉️ #{i} Email — " + "x" * 900 for i in range(80)]),
     "desk_all": lambda: cards.desk_card(desk(), Catalogue("en"), AMS),
     "desk_mine_nl": lambda: cards.desk_card(desk(), Catalogue("nl"), AMS, which="mine"),
     "desk_open_long": lambda: cards.desk_card(desk(40), Catalogue("en"), AMS, which="open"),

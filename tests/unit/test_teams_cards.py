@@ -413,3 +413,23 @@ def test_desk_lists_escape_and_cap_their_lines() -> None:
     assert all("\\*Jansen\\*" in x and "\\](https" in x for x in lines if "#42" in x)
     empty = all_strings(CASES["desk_empty"]())
     assert Catalogue("en").t("desk.mine.empty") in empty and Catalogue("en").t("desk.open.empty") in empty
+
+
+def test_transfer_dm_leads_with_the_note_and_has_no_buttons() -> None:
+    card = CASES["transfer_dm"]()
+    assert "actions" not in card
+    first = card["body"][0]
+    assert first["type"] == "TextBlock" and first["text"].startswith("<at>Marieke de Vries</at>")
+    assert "Please call her back before 15:00" in first["text"]
+    texts = {e["text"] for e in card["msteams"]["entities"]}
+    assert "<at>Marieke de Vries</at>" in texts
+    assert any("Two crates of bread" in s for s in all_strings(card))  # the private details
+    huge = CASES["transfer_dm_huge_hostile"]()
+    assert cards.size(huge) <= cards.CARD_BUDGET and "actions" not in huge
+
+
+def test_list_cards_cap_their_lines_to_fit() -> None:
+    long = CASES["list_long"]()
+    assert cards.size(long) <= cards.CARD_BUDGET
+    assert 1 < len(long["body"]) <= 2 * cards.DESK_LINES + 1
+    assert [e["text"] for e in CASES["list_empty_nl"]()["body"]] == ["Einde van de dag", "—"]

@@ -158,3 +158,12 @@ class TeamsConversations:
                 s.add(TeamsSettingRow(key=key, value=value, updated_at=datetime.now(UTC)))
             else:
                 row.value, row.updated_at = value, datetime.now(UTC)
+
+    async def delete_setting(self, key: str) -> None:
+        async with self.sessions() as s, s.begin():
+            await self.delete_setting_in(s, key)
+
+    @staticmethod
+    async def delete_setting_in(session: AsyncSession, key: str) -> None:
+        """Inside another transaction (an outbox completion)."""
+        await session.execute(delete(TeamsSettingRow).where(TeamsSettingRow.key == key))

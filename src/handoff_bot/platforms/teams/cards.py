@@ -8,13 +8,14 @@ kept well under Teams' 28 KB: when a hostile or huge contact would go over, the 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
 from handoff_bot.domain.contacts import ContactStatus
 from handoff_bot.i18n.catalogue import Catalogue, format_datetime
-from handoff_bot.platforms.cards import CHANNEL_ICONS, ContactCard, Line, QuestionView
+from handoff_bot.platforms.cards import CHANNEL_ICONS, ContactCard, Line, QuestionView, plain
 from handoff_bot.platforms.teams.actions import (
     CARD_ACTIONS,
     DIALOG_VERBS,
@@ -31,6 +32,7 @@ VERSION = "1.5"
 CARD_BUDGET = 20_000  # bytes of JSON as sent (ASCII-escaped): Teams' 28 KB with room for the envelope
 STATUS_ICONS = {ContactStatus.OPEN: "🟢", ContactStatus.CLAIMED: "🟡", ContactStatus.RESOLVED: "✅"}
 INPUT_MAX = 3000
+DESK_LINES = 25  # lines per list in desk, digest and summary cards
 
 Element = dict[str, Any]
 Card = dict[str, Any]
@@ -138,9 +140,18 @@ def _line(line: Line, mentions: Mentions, limit: int, onduty: OnDutyMention | No
     return text_block(markdown(line, mentions, limit, onduty=onduty), **style)
 
 
-def _contact_card(view: ContactCard, trimmed_note: str, limits: Limits, onduty: OnDutyMention | None) -> Card:
+def _contact_card(
+    view: ContactCard,
+    trimmed_note: str,
+    limits: Limits,
+    onduty: OnDutyMention | None,
+    *,
+    note: Line | None = None,
+    with_actions: bool = True,
+) -> Card:
     mentions = Mentions()
-    body: list[Element] = [
+    body: list[Element] = [_line(note, mentions, limits.line, onduty, weight="Bolder")] if note else []
+    body += [
         rich(trim(view.header, limits.header), weight="Bolder", size="Medium"),
         rich(trim(view.subject, limits.subject), weight="Bolder"),
     ]
@@ -171,7 +182,8 @@ def _contact_card(view: ContactCard, trimmed_note: str, limits: Limits, onduty: 
         }
     )
     actions = [_action(CARD_ACTIONS[a.kind], a.label, view.contact_id, a.primary) for a in view.actions]
-    content = card(body, actions=actions, fallback=view.fallback)
+    fallback = plain(note) if note else view.fallback
+    content = card(body, actions=actions if with_actions else None, fallback=fallback)
     return with_mentions(content, mentions, full_width=True)
 
 
@@ -243,6 +255,32 @@ def question_card(
     return with_mentions(card(body, actions=actions, fallback=view.fallback), mentions)
 
 
+def transfer_card(note: Line, view: ContactCard, *, trimmed_note: str) -> Card:
+    """The 1:1 message to whoever a contact was transferred to: the note, then the (private) contact.
+
+    No buttons: the actions live on the channel card, which stays the one place that changes.
+    """
+    content: Card = {}
+    for limits in LADDER:
+        content = _contact_card(view, trimmed_note, limits, None, note=note, with_actions=False)
+        if size(content) <= CARD_BUDGET:
+            break
+    return content
+
+
+def list_card(title: str, lines: Sequence[str], *, empty: str = "—") -> Card:
+    """A titled list for the channel (opening digest, end-of-day summary); `lines` are already escaped."""
+    body: list[Element] = [text_block(escape(title), weight="Bolder", size="Medium")]
+    shown = list(lines[: DESK_LINES * 2])
+    body += [text_block(line, spacing="None") for line in shown] or [text_block(escape(empty), isSubtle=True)]
+    content = card(body, fallback=title)
+    for n in range(len(shown), 0, -5):  # many long lines: keep the first ones that fit
+        if size(content) <= CARD_BUDGET:
+            break
+        content["body"] = body[: n + 1]
+    return content
+
+
 def _desk_contact(c: ContactLine, catalogue: Catalogue, tz: tzinfo) -> str:
     when = format_datetime(c.received_at, tz, catalogue.language)
     return (
@@ -254,9 +292,6 @@ def _desk_contact(c: ContactLine, catalogue: Catalogue, tz: tzinfo) -> str:
 def _desk_question(q: QuestionLine, catalogue: Catalogue, tz: tzinfo) -> str:
     when = format_datetime(q.asked_at, tz, catalogue.language)
     return f"❓ **#{q.contact_id}** {escape(trim(q.text, 200))} ({escape(when)})"
-
-
-DESK_LINES = 25
 
 
 def desk_card(desk: Desk, catalogue: Catalogue, tz: tzinfo, *, which: str = "all") -> Card:

@@ -59,6 +59,32 @@ class Posted:
     activity_id: str
 
 
+class _RawEntity(Entity):  # type: ignore[misc]
+    """An entity sent as given: the schema's Entity keeps only `type`, dropping a mention's text and id."""
+
+    _attribute_map = {  # noqa: RUF012 - msrest reads this class attribute
+        "type": {"key": "type", "type": "str"},
+        "text": {"key": "text", "type": "str"},
+        "mentioned": {"key": "mentioned", "type": "object"},
+    }
+
+    def __init__(self, *, type: str | None = None, text: str | None = None, mentioned: Any = None) -> None:
+        super().__init__(type=type)
+        self.text, self.mentioned = text, mentioned
+
+
+def activity_of(payload: dict[str, Any]) -> Activity:
+    """A renderer's activity dict (platforms/teams/cards.py, text.py) as a botbuilder Activity."""
+    data = dict(payload)
+    entities = data.pop("entities", None) or []
+    activity = Activity().deserialize(data)
+    if entities:
+        activity.entities = [
+            _RawEntity(type=e.get("type"), text=e.get("text"), mentioned=e.get("mentioned")) for e in entities
+        ]
+    return activity
+
+
 def message(
     text: str | None = None,
     *,
@@ -73,7 +99,7 @@ def message(
         text_format="markdown" if text else None,
         summary=summary,
         attachments=[Attachment(content_type=CARD_TYPE, content=card)] if card is not None else None,
-        entities=[Entity().deserialize(e) for e in entities] if entities else None,
+        entities=[_RawEntity(**e) for e in entities] if entities else None,
     )
 
 

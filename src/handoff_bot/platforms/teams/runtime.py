@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from handoff_bot.config import Settings
 from handoff_bot.i18n.catalogue import Catalogue
@@ -14,7 +13,8 @@ from handoff_bot.platforms.teams import listeners
 from handoff_bot.platforms.teams.adapter import HandoffAdapter
 from handoff_bot.platforms.teams.auth import CachedCredentialsFactory, TokenSource, build_authentication
 from handoff_bot.platforms.teams.bot import HandoffBot, TeamsRouter
-from handoff_bot.platforms.teams.client import TeamsClient
+from handoff_bot.platforms.teams.client import Pacer, TeamsClient
+from handoff_bot.platforms.teams.delivery import TeamsDelivery
 from handoff_bot.platforms.teams.deps import TeamsDeps
 from handoff_bot.services.ports import Clock
 from handoff_bot.services.reminders import ReminderPolicy
@@ -32,7 +32,7 @@ class TeamsRuntime:
     client: TeamsClient
     deps: TeamsDeps
     credentials: CachedCredentialsFactory
-    delivery: Any = None  # the outbox handler for platform "teams"
+    delivery: TeamsDelivery  # the outbox handler for platform "teams"
 
 
 @asynccontextmanager
@@ -51,7 +51,8 @@ async def teams_runtime(
     adapter = HandoffAdapter(authentication)
     conversations = TeamsConversations(uow.sessions)
     app_id = settings.microsoft_app_id.strip()
-    client = TeamsClient(adapter, app_id, conversations)
+    # Pacing runs on the app's clock, like the outbox's Retry-After, so both agree on when "later" is.
+    client = TeamsClient(adapter, app_id, conversations, pacer=Pacer(clock=lambda: clock.now().timestamp()))
     deps = TeamsDeps(
         uow=uow,
         clock=clock,
@@ -76,4 +77,15 @@ async def teams_runtime(
             "teams: no contacts channel yet: set TEAMS_CONTACTS_CHANNEL or write "
             "'@Handoff use this channel' in the channel"
         )
-    yield TeamsRuntime(adapter, bot, client, deps, credentials)
+    delivery = TeamsDelivery(
+        client,
+        uow,
+        deps.messages,
+        conversations,
+        catalogue,
+        settings.tz,
+        settings.teams_contacts_channel,
+        hours=reminders.hours if reminders is not None else None,
+        minimal=deps.minimal,
+    )
+    yield TeamsRuntime(adapter, bot, client, deps, credentials, delivery)
