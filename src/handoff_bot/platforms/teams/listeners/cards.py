@@ -24,6 +24,7 @@ from handoff_bot.services.questions import answer_question
 from handoff_bot.services.views import contact_details
 
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
+ERROR_TYPE = "application/vnd.microsoft.error"
 Change = Callable[[int, int], Awaitable[Any]]
 
 
@@ -63,7 +64,13 @@ def register(router: TeamsRouter, flow: Flow) -> None:
         return None
 
     async def handle_card_action(turn: TurnContext) -> InvokeResponse | None:
-        data = actions.decode(turn.activity.value)
+        value = turn.activity.value if isinstance(turn.activity.value, dict) else {}
+        kind = (value.get("action") or {}).get("type") if isinstance(value.get("action"), dict) else None
+        if kind != "Action.Execute":
+            # What the SDK's own handler answers: only Action.Execute is invoked this way.
+            error = {"code": "NotSupported", "message": f"The action '{kind}' is not supported."}
+            return invoke_response({"statusCode": 400, "type": ERROR_TYPE, "value": error}, 400)
+        data = actions.decode(value)
         if data is None or data.ref_id is None:
             return flow.message_response(flow.t("teams.action.unknown"))
         refused = await apply(turn, data)
