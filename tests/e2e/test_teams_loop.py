@@ -359,3 +359,92 @@ async def test_hand_off_a_teams_message_with_the_message_action(sqlite_database:
         cid = int(first["task"]["value"].split("#")[1].split(" ")[0])
         now = await stored(h, cid)
         assert (now.external_id, now.body, now.source) == ("teams:1759881599999", inputs["body"], "teams")
+
+
+async def test_the_whole_loop_in_teams(database: Database) -> None:
+    """Contact → card → claim → ask (dialog and @mention) → 1:1 questions → answers in the thread → transfer
+    → resolve; every step through /api/messages with real tokens, every chat effect through the outbox."""
+    async with teams_app(database.url, engine_options=_engine(database)) as h:
+        await h.install()
+        cid = await contact(h)
+        await h.deliver()
+        ref = await h.card_ref(cid)
+        root, thread = ref.message_id, ref.channel_id
+        assert [a["title"] for a in (await h.card(cid)).card["actions"]] == [
+            "Claim",
+            "Ask a colleague",
+            "Resolve",
+        ]
+
+        claimed = await tf.ok(
+            await h.send(tf.execute(h, action_data(Verb.CONTACT_CLAIM, cid), MARIEKE, root=root))
+        )
+        assert "Claimed by" in card_texts(claimed["value"])
+        await h.deliver()
+        assert "Claimed by" in card_texts((await h.card(cid)).card)  # everyone's copy, updated in place
+        assert "<at>Marieke</at>" in (await h.thread_texts(cid))[-1]
+
+        # Ask Piet in the dialog (he is found with Teams' people picker: an Entra object id).
+        ask = dialog_data(Verb.CONTACT_ASK, cid)
+        await tf.ok(
+            await h.send(
+                tf.task(h, "task/submit", ask, MARIEKE, root=root, colleague=PIET[1], question="Warranty?")
+            )
+        )
+        # …and again inline, with an @mention in the card's thread.
+        mention = tf.thread_message(
+            h, "ask <at>Piet</at> and the invoice date?", MARIEKE, root=root, mentions=[PIET]
+        )
+        await tf.ok(await h.send(mention))
+        await h.deliver()
+        texts = await h.thread_texts(cid)
+        assert any("asked" in t and "Warranty?" in t for t in texts)
+        assert any("asked" in t and "and the invoice date?" in t for t in texts)
+        chat = h.connector.chat_with(PIET[1])
+        assert [json.dumps(m.card) for m in chat if "Warranty?" in json.dumps(m.card)]
+        assert len(chat) == 2 and all(any(e.get("id") == "answer" for e in m.card["body"]) for m in chat)
+
+        # Piet answers the first on its card (Action.Execute in his 1:1 chat)…
+        async with h.client.app[keys.UOW]() as tx:
+            first, _ = sorted(await tx.questions.for_contact(cid), key=lambda q: q.id)
+        answered = await tf.ok(
+            await h.send(
+                tf.execute(h, action_data(Verb.QUESTION_ANSWER, first.id), PIET, answer="Until March 2027.")
+            )
+        )
+        assert answered["type"] == "application/vnd.microsoft.card.adaptive"
+        assert not any(e.get("id") == "answer" for e in answered["value"]["body"])
+        # …and, with only one question left open, the second by simply writing in the chat.
+        await tf.ok(await h.send(tf.chat(h, "Invoice of 12 May.", PIET)))
+        await h.deliver()
+
+        lines = h.connector.thread(thread)
+        answer = next(m for m in lines if "Until March 2027." in m.text)
+        assert "<at>Marieke</at>" in answer.text  # the asker is @mentioned with the answer
+        assert {"id": MARIEKE[1], "name": "Marieke"} in [e["mentioned"] for e in answer.activity["entities"]]
+        assert any("Invoice of 12 May." in m.text for m in lines)
+        card_now = card_texts((await h.card(cid)).card)
+        assert "Until March 2027." in card_now and "Invoice of 12 May." in card_now
+        questions = h.connector.chat_with(PIET[1])[:2]
+        assert all(m.edits and not any(e.get("id") == "answer" for e in m.card["body"]) for m in questions)
+
+        # Transfer to Piet, who resolves it.
+        transfer = dialog_data(Verb.CONTACT_TRANSFER, cid)
+        await tf.ok(
+            await h.send(
+                tf.task(h, "task/submit", transfer, MARIEKE, root=root, colleague=PIET[1], note="Call at 3")
+            )
+        )
+        await h.deliver()
+        assert any("Call at 3" in json.dumps(m.activity) for m in h.connector.chat_with(PIET[1]))
+        resolve = dialog_data(Verb.CONTACT_RESOLVE, cid)
+        await tf.ok(
+            await h.send(tf.task(h, "task/submit", resolve, PIET, root=root, outcome="Replaced the oven"))
+        )
+        await h.deliver()
+
+        final = (await h.card(cid)).card
+        assert (await stored(h, cid)).status is ContactStatus.RESOLVED
+        assert "Replaced the oven" in card_texts(final)
+        assert "Replaced the oven" in (await h.thread_texts(cid))[-1]
+        assert [a["title"] for a in final.get("actions", [])] == ["Reopen"]
