@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from handoff_bot import keys
+from handoff_bot.platforms.teams.actions import Verb, action_data, dialog_data
 from handoff_bot.services.commands import EnsurePerson
 from handoff_bot.services.people import ensure_person
 from tests.conftest import Database
@@ -12,6 +14,7 @@ from tests.e2e import teams_flows as tf
 from tests.e2e.cross_harness import SANNE, Both, both_app
 from tests.e2e.slack_harness import MARIEKE as SLACK_MARIEKE
 from tests.e2e.slack_harness import PIET as SLACK_PIET
+from tests.e2e.teams_harness import MARIEKE as TEAMS_MARIEKE
 from tests.fakes import slack_requests as sr
 
 
@@ -116,3 +119,106 @@ async def test_asking_someone_on_no_chat_platform_is_refused_with_a_clear_reason
         assert (await forged.json())["errors"] == {"colleague_other": why}
         async with b.slack.client.app[keys.UOW]() as tx:
             assert await tx.questions.for_contact(contact["id"]) == []
+
+
+async def test_one_queue_claimed_in_teams_asked_from_slack_answered_in_teams(database: Database) -> None:
+    async with both_app(database.url, engine_options=_engine(database)) as b:
+        s, t = b.slack, b.teams
+        await t.install()
+        await tf.ok(await t.send(tf.chat(t, "my contacts", SANNE)))  # Sanne, only on Teams, is known
+        cid = (await s.post_contact(subject="Oven broke down", body="It stopped heating."))["id"]
+        await b.deliver()
+
+        # Posted to both channels.
+        assert "Oven broke down" in s.card_text(cid)
+        ref = await t.card_ref(cid)
+        assert "Oven broke down" in json.dumps((await t.card(cid)).card)
+
+        # Claimed in Teams by Marieke, who is on both (one person, joined by email): the Slack card shows it.
+        claim = action_data(Verb.CONTACT_CLAIM, cid)
+        await tf.ok(await t.send(tf.execute(t, claim, TEAMS_MARIEKE, root=ref.message_id)))
+        await b.deliver()
+        # Slack has not met her yet, so the Slack card names her; Teams mentions her.
+        assert "Claimed by Marieke" in s.card_text(cid)
+        assert "Claimed by" in json.dumps((await t.card(cid)).card)
+        assert s.thread_texts(cid)[-1] == "Marieke claimed this contact"
+
+        # Asked from Slack to Sanne, who is only on Teams: she gets the question in a Teams 1:1 chat.
+        await s.click("contact.ask", cid, SLACK_MARIEKE)
+        view = s.last_view()
+        sanne = next(
+            o["value"]
+            for o in _block(view, "colleague_other")["element"]["options"]
+            if o["text"]["text"] == "Sanne"
+        )
+        values = {
+            "colleague_other": {"type": "static_select", "selected_option": {"value": sanne}},
+            "question": sr.text_input("Is it still under warranty?"),
+        }
+        assert (await s.interact(sr.submit(view, values, user=SLACK_MARIEKE))).status == 200
+        await b.deliver()
+        [dm] = [
+            m for m in t.connector.chat_with(SANNE[1]) if "Is it still under warranty?" in json.dumps(m.card)
+        ]
+        assert any(e.get("id") == "answer" for e in (dm.card or {})["body"])
+        assert not s.slack.calls_to("conversations.open")  # no Slack DM for a Teams-only colleague
+
+        async with s.client.app[keys.UOW]() as tx:
+            [question] = await tx.questions.for_contact(cid)
+        answer = action_data(Verb.QUESTION_ANSWER, question.id)
+        await tf.ok(await t.send(tf.execute(t, answer, SANNE, answer="Yes, until March 2027.")))
+        await b.deliver()
+
+        # The answer is in the contact's thread on both platforms, and on both cards. Marieke used Slack
+        # meanwhile: she is one person with both identities, so Slack now mentions her.
+        people = await _people(b)
+        assert people["Marieke"].identities == {"slack": SLACK_MARIEKE, "teams": TEAMS_MARIEKE[1]}
+        assert s.thread_texts(cid)[-1] == "Sanne answered <@U0MARIEKE>: Yes, until March 2027."
+        teams_line = (await t.thread_texts(cid))[-1]
+        assert "Yes, until March 2027." in teams_line and "<at>Marieke</at>" in teams_line
+        assert "Yes, until March 2027." in s.card_text(cid)
+        assert "Yes, until March 2027." in json.dumps((await t.card(cid)).card)
+
+
+async def test_from_teams_a_slack_only_colleague_is_asked_in_slack_and_a_colleague_on_both_once(
+    sqlite_database: Database,
+) -> None:
+    async with both_app(sqlite_database.url) as b:
+        s, t = b.slack, b.teams
+        await t.install()
+        # Piet is only on Slack (seen there); Marieke is on both.
+        await s.send(*sr.command("mine", user=SLACK_PIET))
+        await s.send(*sr.command("mine", user=SLACK_MARIEKE))
+        await tf.ok(await t.send(tf.chat(t, "my contacts", TEAMS_MARIEKE)))
+        cid = (await s.post_contact(subject="Invoice question"))["id"]
+        await b.deliver()
+        root = (await t.card_ref(cid)).message_id
+        people = await _people(b)
+
+        ask = dialog_data(Verb.CONTACT_ASK, cid)
+        form = await tf.ok(await t.send(tf.task(t, "task/fetch", ask, SANNE, root=root)))
+        known = next(e for e in form["task"]["value"]["card"]["content"]["body"] if e.get("id") == "known")
+        offered = {c["title"]: c["value"] for c in known["choices"]}
+        # Slack-only Piet is offered (without Teams presence); Marieke too; not Sanne herself.
+        assert "Piet" in offered and any("Marieke" in title for title in offered)
+        assert all("Sanne" not in title for title in offered)
+
+        for who, question in (
+            (offered["Piet"], "Paid already?"),
+            (f"v1:p:{people['Marieke'].id}", "Who sent it?"),
+        ):
+            done = await tf.ok(
+                await t.send(tf.task(t, "task/submit", ask, SANNE, root=root, known=who, question=question))
+            )
+            assert done["task"]["type"] == "message"
+        await b.deliver()
+
+        # Piet: a Slack DM. Marieke (on both, asked from Teams): a Teams 1:1 chat only.
+        piet_dm = s.slack.top_level(s.slack.dm_channel_of(SLACK_PIET))
+        assert len(piet_dm) == 1 and "Paid already?" in str(piet_dm[0].blocks)
+        assert s.slack.top_level(s.slack.dm_channel_of(SLACK_MARIEKE)) == []
+        marieke_chat = [
+            m for m in t.connector.chat_with(TEAMS_MARIEKE[1]) if "Who sent it?" in json.dumps(m.card)
+        ]
+        assert len(marieke_chat) == 1
+        assert people["Marieke"].identities == {"slack": SLACK_MARIEKE, "teams": TEAMS_MARIEKE[1]}
