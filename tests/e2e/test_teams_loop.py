@@ -448,3 +448,25 @@ async def test_the_whole_loop_in_teams(database: Database) -> None:
         assert "Replaced the oven" in card_texts(final)
         assert "Replaced the oven" in (await h.thread_texts(cid))[-1]
         assert [a["title"] for a in final.get("actions", [])] == ["Reopen"]
+
+
+async def test_action_submit_in_a_channel_claims_and_a_refusal_is_answered_in_the_thread(
+    sqlite_database: Database,
+) -> None:
+    """Older clients send Action.Submit: a message with `value`; the bot cannot return a card to it."""
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        cid = await contact(h)
+        await h.deliver()
+        root = (await h.card_ref(cid)).message_id
+        claim = action_data(Verb.CONTACT_CLAIM, cid)
+
+        first = await h.send(tf.submit_message(h, claim, MARIEKE, root=root))
+        second = await h.send(tf.submit_message(h, claim, PIET, root=root))
+        await h.deliver()
+
+        assert first.status in (200, 201) and second.status in (200, 201)
+        assert (await stored(h, cid)).claimed_by is not None
+        replies = [r.get("text") for r in tf.replies_in_thread(h, root)]
+        assert "Already claimed by Marieke" in replies
+        assert "Claimed by" in card_texts((await h.card(cid)).card)
