@@ -205,6 +205,12 @@ async def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
                 slack_runtime(settings, uow, SystemClock(), policy, socket_mode=False)
             )
             handlers.add_platform("slack", slack.delivery)
+        if settings.platform_status()["teams"] is None:
+            from handoff_bot.platforms.teams.runtime import teams_runtime
+
+            # Deliveries only: incoming activities go to `serve` (POST /api/messages).
+            teams = await stack.enter_async_context(teams_runtime(settings, uow, SystemClock(), policy))
+            handlers.add_platform("teams", teams.delivery)
         for platform, why_not in settings.platform_status().items():
             log.info("%s deliveries: %s", platform, "on" if why_not is None else f"off ({why_not})")
         worker = OutboxWorker(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -29,6 +30,7 @@ from tests.e2e.teams_harness import CHANNEL, MARIEKE, PIET, TENANT, TOKEN, Teams
 from tests.fakes.bot_connector import FakeConnector
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Amsterdam, office hours
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def options(database: Database) -> dict[str, Any]:
@@ -335,3 +337,28 @@ async def test_anonymous_mode_delivers_without_tokens(sqlite_database: Database)
 
         assert (await h.card(created["id"])).card is not None
         assert {c.authorization for c in h.connector.calls} == {None}
+
+
+async def test_the_end_of_day_summary_lists_what_is_open_without_customer_data(
+    sqlite_database: Database,
+) -> None:
+    from handoff_bot.services.reminders import fire_summary
+
+    clock = ManualClock(MONDAY)
+    async with teams_app(sqlite_database.url, clock=clock) as h:
+        await h.install()
+        created = await h.post_contact(subject="Still open", customer={"name": "Anna Jansen"})
+        await h.deliver()
+        app = h.client.app
+
+        closing = datetime(2026, 11, 23, 17, 30, tzinfo=AMSTERDAM)
+        clock.set(closing)
+        assert await fire_summary(
+            closing.isoformat(), uow=app[keys.UOW], clock=clock, policy=app[keys.REMINDERS]
+        )
+        await h.deliver()
+
+        card = await h.card(created["id"])
+        [summary] = [m for m in h.connector.threads(CHANNEL) if m.id != card.id]
+        shown = json.dumps(summary.activity, ensure_ascii=False)
+        assert f"#{created['id']}" in shown and "Anna" not in shown and "Still open" not in shown

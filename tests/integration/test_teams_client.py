@@ -243,3 +243,56 @@ async def test_a_long_pacing_wait_goes_back_to_the_outbox_instead_of_holding_a_w
             pass
     assert raised.value.counts is False and raised.value.retry_after is not None
     assert raised.value.retry_after > 50
+
+
+async def test_the_bot_really_gets_its_own_token_from_the_login_authority(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """msal against a local Entra authority over TLS; the connector accepts only tokens it issued."""
+    from tests.e2e.teams_harness import APP_ID, APP_PASSWORD
+    from tests.fakes.entra import BOT_SCOPE, FakeEntra
+
+    async with FakeEntra(clients={APP_ID: APP_PASSWORD}, tenants=(TENANT,)) as entra:
+        # The bot builds its own msal application; requests trusts the fake's CA through this variable.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", entra.ca_file)
+        connector = FakeConnector(token=None, tenant=TENANT)
+        connector.check_token = lambda header: bool(
+            header and header.startswith("Bearer ") and entra.valid(header.removeprefix("Bearer "), BOT_SCOPE)
+        )
+        async with (
+            connector.running(),
+            teams_app(sqlite_database.url, connector=connector, microsoft_login_url=entra.url) as h,
+        ):
+            await h.install()
+            channel = await channel_of(h)
+            for _ in range(3):
+                await client_of(h).post_thread(channel, CHANNEL, message(card=CARD))
+
+            assert len(connector.threads(CHANNEL)) == 3 and connector.refused == 0
+            assert entra.requests["token"] == 1  # one token for every turn
+            tokens = {c.authorization for c in connector.calls}
+            assert len(tokens) == 1 and tokens != {f"Bearer {BOT_TOKEN}"}
+
+
+async def test_a_refused_bot_secret_is_retried_later_and_names_no_secret(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.e2e.teams_harness import APP_ID, APP_PASSWORD
+    from tests.fakes.entra import FakeEntra
+
+    # Tokens shorter-lived than the renewal margin: every turn asks the authority again.
+    async with FakeEntra(clients={APP_ID: APP_PASSWORD}, tenants=(TENANT,), lifetime=120) as entra:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", entra.ca_file)
+        async with teams_app(sqlite_database.url, microsoft_login_url=entra.url) as h:
+            await h.install()
+            entra.clients[APP_ID] = "rotated-in-the-portal"  # our MICROSOFT_APP_PASSWORD is now wrong
+            h.connector.check_token = lambda header: header is not None
+
+            with pytest.raises(RetryLater) as raised:
+                await client_of(h).post_thread(await channel_of(h), CHANNEL, message(card=CARD))
+            inbound = await h.send(h.channel_message("hello"))
+
+            assert "invalid_client" in raised.value.reason
+            assert APP_PASSWORD not in raised.value.reason
+            assert inbound.status == 503  # not a 500 with a traceback
+            assert h.connector.calls_of("thread") == []

@@ -20,7 +20,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.serialization import Model
 
-from handoff_bot.platforms.teams.auth import HandoffAuthentication
+from handoff_bot.platforms.teams.auth import AuthError, HandoffAuthentication
 
 log = logging.getLogger(__name__)
 MAX_ACTIVITY_BYTES = 256 * 1024
@@ -67,7 +67,12 @@ class HandoffAdapter(CloudAdapter):  # type: ignore[misc]
             log.info("teams: activity refused: %s", exc)
             return _problem(401, "the token is not valid for this bot")
 
-        invoke_response = await self.process_activity(result, activity, bot.on_turn)
+        try:
+            invoke_response = await self.process_activity(result, activity, bot.on_turn)
+        except AuthError as exc:
+            # The turn needs the bot's own token to answer; Teams may deliver the activity again.
+            log.warning("teams: cannot act on an activity: %s", exc)
+            return _problem(503, "the bot cannot get its own token right now")
         return _respond(invoke_response)
 
 

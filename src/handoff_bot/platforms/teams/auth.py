@@ -97,21 +97,27 @@ class TokenSource(Protocol):
 
 
 class MsalTokenSource:
-    """Client credentials (app id + secret) against an Entra authority, or a user-assigned identity."""
+    """Client credentials (app id + secret) against an Entra authority, or a user-assigned identity.
+
+    The msal application is built on first use, in the worker thread: building it fetches the
+    authority's OpenID configuration, a blocking request.
+    """
 
     def __init__(self, settings: Settings, endpoints: Endpoints) -> None:
+        self._settings, self._endpoints = settings, endpoints
+        self._app: Any = None
+
+    def _build(self) -> Any:
         import msal
 
-        self._app: Any
-        self._msi = settings.microsoft_app_type == "UserAssignedMSI"
-        if self._msi:
-            self._app = msal.ManagedIdentityClient(
+        settings, endpoints = self._settings, self._endpoints
+        if settings.microsoft_app_type == "UserAssignedMSI":
+            return msal.ManagedIdentityClient(
                 msal.UserAssignedManagedIdentity(client_id=settings.microsoft_app_id),
                 http_client=requests.Session(),
             )
-            return
         assert settings.microsoft_app_password is not None
-        self._app = msal.ConfidentialClientApplication(
+        return msal.ConfidentialClientApplication(
             client_id=settings.microsoft_app_id,
             client_credential=settings.microsoft_app_password.get_secret_value(),
             authority=endpoints.authority(settings),
@@ -121,11 +127,20 @@ class MsalTokenSource:
         )
 
     def acquire(self, scope: str) -> tuple[str, float]:
-        if self._msi:
-            result = self._app.acquire_token_for_client(resource=scope)
-        else:
-            full = scope if scope.endswith("/.default") else f"{scope}/.default"
-            result = self._app.acquire_token_for_client(scopes=[full])
+        import msal
+
+        try:
+            if self._app is None:
+                self._app = self._build()
+            if isinstance(self._app, msal.ManagedIdentityClient):
+                result = self._app.acquire_token_for_client(resource=scope)
+            else:
+                full = scope if scope.endswith("/.default") else f"{scope}/.default"
+                result = self._app.acquire_token_for_client(scopes=[full])
+        except (ValueError, OSError, msal.exceptions.MsalError) as exc:
+            # Authority unreachable or its discovery document is wrong; build again next time.
+            self._app = None
+            raise AuthError(f"token request for {scope} failed: {type(exc).__name__}") from exc
         if "access_token" not in result:
             # error_description may quote the request; keep the code only, never the secret.
             raise AuthError(f"token request for {scope} failed: {result.get('error', 'unknown error')}")

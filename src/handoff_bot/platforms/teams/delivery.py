@@ -297,12 +297,8 @@ class TeamsDelivery:
         if event is None or target is None or not self._delivers_dm(target, _via(event)):
             return None
         line = self.builder.transfer_note(details, event)
-        # Names, not mentions: the reader is the person it is about, in their own chat.
-        note = text.markdown(line, None, 1000)
         view = self.builder.card(details, private=True)
-        content = cards.contact_card(view, trimmed_note=self.catalogue.t("card.body_trimmed"))
-        content.pop("actions", None)  # the buttons live on the channel card
-        content["body"] = [cards.text_block(note, weight="Bolder"), *content["body"]]
+        content = cards.transfer_card(line, view, trimmed_note=self.catalogue.t("card.body_trimmed"))
         activity = activity_of(cards.card_activity(content, text.plain_text(line, 300)))
         return await self._dm(message, target, activity, contact_id=details.contact.id)
 
@@ -424,11 +420,7 @@ class TeamsDelivery:
         return text.escape(f"{CHANNEL_ICONS[contact.channel]} #{contact.id} {channel}, {when}")
 
     async def _post_channel(self, message: OutboxMessage, title: str, lines: list[str]) -> Completion:
-        body: list[dict[str, Any]] = [cards.text_block(text.escape(title), weight="Bolder", wrap=True)]
-        body += [cards.text_block(line, spacing="None") for line in lines[: cards.DESK_LINES * 2]] or [
-            cards.text_block("—")
-        ]
-        content = cards.card(body, fallback=title)
+        content = cards.list_card(title, lines)
         channel_id = await self._channel_id()
         anchor = await self._anchor(channel_id)
         activity = activity_of(cards.card_activity(content, title))
