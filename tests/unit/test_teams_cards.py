@@ -433,3 +433,12 @@ def test_list_cards_cap_their_lines_to_fit() -> None:
     assert cards.size(long) <= cards.CARD_BUDGET
     assert 1 < len(long["body"]) <= 2 * cards.DESK_LINES + 1
     assert [e["text"] for e in CASES["list_empty_nl"]()["body"]] == ["Einde van de dag", "—"]
+
+
+def test_a_very_long_name_is_trimmed_in_the_mention_and_the_entity() -> None:
+    long = PersonRef(1, "Marieke" * 100, {"teams": AAD_MARIEKE})
+    activity = text.message((long, " asked"))
+    (entity,) = activity["entities"]
+    assert len(entity["mentioned"]["name"]) <= text.NAME_MAX
+    assert activity["text"] == f"{entity['text']} asked"
+    assert text.markdown((long,), None, 50).endswith("…")  # without entities: the name, trimmed

@@ -17,6 +17,7 @@ from handoff_bot.platforms.cards import Line, OnDuty, PersonRef, plain
 
 PLATFORM = "teams"
 WORD_JOINER = "\u2060"
+NAME_MAX = 100
 _INLINE = re.compile(r"([\\`*_~\[\]])")  # emphasis, code, links (a link needs "[")
 # Headings, quotes and lists: only where they would take effect ("+316…" and "12.50" stay as they are).
 _LINE_START = re.compile(r"^([ \t]*)(>|[#+\-](?=[ \t]|$)|\d+(?=[.)](?:[ \t]|$)))", re.MULTILINE)
@@ -67,7 +68,7 @@ class Mentions:
         if key in self._texts:
             return self._texts[key]
         # The `<at>` text is what Teams matches entities by: two people called Jan need different texts.
-        label = re.sub(r"[<>&\r\n]", "", name).strip() or "?"
+        label = trim(re.sub(r"[<>&\r\n]", "", name).strip(), NAME_MAX) or "?"
         taken = set(self._texts.values())
         text, n = f"<at>{label}</at>", 2
         while text in taken:
@@ -94,12 +95,15 @@ def markdown(
             break
         if isinstance(segment, PersonRef):
             user = segment.platform_ids.get(PLATFORM)
-            out.append(mentions.at(user, segment.name) if user and mentions else escape(segment.name))
-            budget -= len(segment.name)
+            name = trim(segment.name, NAME_MAX)
+            out.append(mentions.at(user, name) if user and mentions is not None else escape(name))
+            budget -= len(name)
         elif isinstance(segment, OnDuty):
             if onduty is not None:
                 out.append(
-                    mentions.at(onduty.id, onduty.name, onduty.type) if mentions else escape(onduty.name)
+                    mentions.at(onduty.id, onduty.name, onduty.type)
+                    if mentions is not None
+                    else escape(onduty.name)
                 )
         else:
             # Trim the raw text, then escape: an escape sequence is never cut in half.
