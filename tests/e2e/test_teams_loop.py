@@ -37,8 +37,14 @@ async def stored(h: TeamsHarness, contact_id: int) -> Any:
         return await tx.contacts.get(contact_id)
 
 
-def card_texts(card: dict[str, Any]) -> str:
+def card_texts(card: dict[str, Any] | None) -> str:
     return json.dumps(card, ensure_ascii=False)
+
+
+def body_of(card: dict[str, Any] | None) -> list[dict[str, Any]]:
+    assert card is not None, "not a card"
+    body: list[dict[str, Any]] = card["body"]
+    return body
 
 
 async def test_of_six_people_clicking_claim_at_once_one_wins_and_the_others_are_told_who(
@@ -370,7 +376,7 @@ async def test_the_whole_loop_in_teams(database: Database) -> None:
         await h.deliver()
         ref = await h.card_ref(cid)
         root, thread = ref.message_id, ref.channel_id
-        assert [a["title"] for a in (await h.card(cid)).card["actions"]] == [
+        assert [a["title"] for a in ((await h.card(cid)).card or {})["actions"]] == [
             "Claim",
             "Ask a colleague",
             "Resolve",
@@ -402,7 +408,7 @@ async def test_the_whole_loop_in_teams(database: Database) -> None:
         assert any("asked" in t and "and the invoice date?" in t for t in texts)
         chat = h.connector.chat_with(PIET[1])
         assert [json.dumps(m.card) for m in chat if "Warranty?" in json.dumps(m.card)]
-        assert len(chat) == 2 and all(any(e.get("id") == "answer" for e in m.card["body"]) for m in chat)
+        assert len(chat) == 2 and all(any(e.get("id") == "answer" for e in body_of(m.card)) for m in chat)
 
         # Piet answers the first on its card (Action.Execute in his 1:1 chat)…
         async with h.client.app[keys.UOW]() as tx:
@@ -426,7 +432,7 @@ async def test_the_whole_loop_in_teams(database: Database) -> None:
         card_now = card_texts((await h.card(cid)).card)
         assert "Until March 2027." in card_now and "Invoice of 12 May." in card_now
         questions = h.connector.chat_with(PIET[1])[:2]
-        assert all(m.edits and not any(e.get("id") == "answer" for e in m.card["body"]) for m in questions)
+        assert all(m.edits and not any(e.get("id") == "answer" for e in body_of(m.card)) for m in questions)
 
         # Transfer to Piet, who resolves it.
         transfer = dialog_data(Verb.CONTACT_TRANSFER, cid)
@@ -447,7 +453,7 @@ async def test_the_whole_loop_in_teams(database: Database) -> None:
         assert (await stored(h, cid)).status is ContactStatus.RESOLVED
         assert "Replaced the oven" in card_texts(final)
         assert "Replaced the oven" in (await h.thread_texts(cid))[-1]
-        assert [a["title"] for a in final.get("actions", [])] == ["Reopen"]
+        assert [a["title"] for a in (final or {}).get("actions", [])] == ["Reopen"]
 
 
 async def test_action_submit_in_a_channel_claims_and_a_refusal_is_answered_in_the_thread(
@@ -470,3 +476,29 @@ async def test_action_submit_in_a_channel_claims_and_a_refusal_is_answered_in_th
         replies = [r.get("text") for r in tf.replies_in_thread(h, root)]
         assert "Already claimed by Marieke" in replies
         assert "Claimed by" in card_texts((await h.card(cid)).card)
+
+
+async def test_mention_refusals_are_answered_in_the_thread(sqlite_database: Database) -> None:
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        cid = await contact(h)
+        await h.deliver()
+        root = (await h.card_ref(cid)).message_id
+
+        await h.send(tf.thread_message(h, "ask <at>Marieke</at> me?", MARIEKE, root=root, mentions=[MARIEKE]))
+        await h.send(tf.thread_message(h, "ask Piet by name?", MARIEKE, root=root, mentions=[]))
+        await h.send(
+            tf.thread_message(h, "ask <at>Piet</at> hello?", MARIEKE, root="1700000000000", mentions=[PIET])
+        )
+
+        mine = [r.get("text") for r in tf.replies_in_thread(h, root)]
+        assert mine[-2:] == [
+            "You can't ask yourself; pick a colleague",
+            "Mention the colleague and write the question: @Handoff ask @colleague your question.",
+        ]
+        elsewhere = tf.replies_in_thread(h, "1700000000000")
+        assert [r.get("text") for r in elsewhere] == [
+            "Ask from inside a contact's thread, so the answer lands in the customer's story."
+        ]
+        async with h.client.app[keys.UOW]() as tx:
+            assert await tx.questions.for_contact(cid) == []

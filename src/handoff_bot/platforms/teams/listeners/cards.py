@@ -12,7 +12,6 @@ from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 
-from handoff_bot.domain.errors import DomainError
 from handoff_bot.platforms.teams import actions, cards
 from handoff_bot.platforms.teams.actions import CardActionData, Verb
 from handoff_bot.platforms.teams.adapter import invoke_response
@@ -44,23 +43,21 @@ def register(router: TeamsRouter, flow: Flow) -> None:
     }
 
     async def apply(turn: TurnContext, data: CardActionData) -> str | None:
-        """Do what the button says; a refusal comes back as the sentence to show the clicker."""
+        """Do what the button says. A missing input comes back as the sentence to show; a rule that
+        says no raises, and the edge's translator (Flow.invoke / Flow.message) tells the clicker why."""
         person = await flow.actor(turn)
         assert person.id is not None and data.ref_id is not None
-        try:
-            if data.verb is Verb.QUESTION_ANSWER:
-                text = (data.inputs.get("answer") or "").strip()
-                if not text:
-                    return flow.t("modal.required")
-                await answer_question(
-                    AnswerQuestion(data.ref_id, person.id, text), uow=deps.uow, clock=deps.clock
-                )
-            elif data.verb in one_click:
-                await one_click[data.verb](data.ref_id, person.id)
-            else:
-                return flow.t("teams.action.use_dialog")
-        except DomainError as error:
-            return await flow.explain(error)
+        if data.verb is Verb.QUESTION_ANSWER:
+            text = (data.inputs.get("answer") or "").strip()
+            if not text:
+                return flow.t("modal.required")
+            await answer_question(
+                AnswerQuestion(data.ref_id, person.id, text), uow=deps.uow, clock=deps.clock
+            )
+        elif data.verb in one_click:
+            await one_click[data.verb](data.ref_id, person.id)
+        else:
+            return flow.t("teams.action.use_dialog")
         return None
 
     async def handle_card_action(turn: TurnContext) -> InvokeResponse | None:

@@ -8,7 +8,6 @@ import logging
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
-from handoff_bot.domain.errors import DomainError
 from handoff_bot.platforms.teams import cards, refs
 from handoff_bot.platforms.teams.actions import Verb, dialog_data
 from handoff_bot.platforms.teams.bot import TeamsRouter
@@ -58,17 +57,15 @@ def register(router: TeamsRouter, flow: Flow) -> None:
         mention = intent.colleague
         colleague = await flow.people.person(turn, mention.user_id, mention.aad_object_id, mention.name)
         assert asker.id is not None and colleague.id is not None
-        try:
-            await ask_question(
-                AskQuestion(contact_id, asker.id, colleague.id, intent.text, via=PLATFORM),
-                uow=deps.uow,
-                clock=deps.clock,
-                reminders=deps.reminders,
-                platforms=flow.platforms,
-            )
-        except DomainError as error:
-            await flow.reply(turn, await flow.explain(error))
-        # Success needs no reply: the question line appears in the thread through the outbox.
+        # A refusal (asking yourself, someone unreachable) is told by Flow.message; success needs no
+        # reply: the question line appears in the thread through the outbox.
+        await ask_question(
+            AskQuestion(contact_id, asker.id, colleague.id, intent.text, via=PLATFORM),
+            uow=deps.uow,
+            clock=deps.clock,
+            reminders=deps.reminders,
+            platforms=flow.platforms,
+        )
 
     async def use_channel(turn: TurnContext) -> None:
         """Only a team owner may point the bot at a channel (see Flow.owners for how that is checked)."""
@@ -121,13 +118,9 @@ def register(router: TeamsRouter, flow: Flow) -> None:
             await flow.reply(turn, flow.t(key, count=len(waiting)))
             return
         assert person.id is not None
-        try:
-            await answer_question(
-                AnswerQuestion(waiting[0].question_id, person.id, text), uow=deps.uow, clock=deps.clock
-            )
-        except DomainError as error:
-            await flow.reply(turn, await flow.explain(error))
-            return
+        await answer_question(
+            AnswerQuestion(waiting[0].question_id, person.id, text), uow=deps.uow, clock=deps.clock
+        )
         await flow.reply(turn, flow.t("teams.answer.thanks", id=waiting[0].contact_id))
 
     router.on_message(flow.message(handle_message))
