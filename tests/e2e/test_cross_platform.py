@@ -224,3 +224,33 @@ async def test_from_teams_a_slack_only_colleague_is_asked_in_slack_and_a_colleag
         ]
         assert len(marieke_chat) == 1
         assert people["Marieke"].identities == {"slack": SLACK_MARIEKE, "teams": TEAMS_MARIEKE[1]}
+
+
+async def test_a_slack_transfer_to_a_teams_only_colleague_reaches_them_in_teams(
+    sqlite_database: Database,
+) -> None:
+    async with both_app(sqlite_database.url) as b:
+        s, t = b.slack, b.teams
+        await t.install()
+        await tf.ok(await t.send(tf.chat(t, "my contacts", SANNE)))
+        cid = (await s.post_contact(subject="Quote for a new oven"))["id"]
+        await b.deliver()
+        await s.click("contact.claim", cid, SLACK_MARIEKE)
+        await b.deliver()
+
+        await s.click("contact.transfer", cid, SLACK_MARIEKE)
+        view = s.last_view()
+        values = {
+            "colleague_other": {
+                "type": "static_select",
+                "selected_option": {"value": _options(view)["Sanne"]},
+            },
+            "note": sr.text_input("She wants it before Christmas"),
+        }
+        assert (await s.interact(sr.submit(view, values, user=SLACK_MARIEKE))).status == 200
+        await b.deliver()
+
+        [note] = [m for m in t.connector.chat_with(SANNE[1]) if "before Christmas" in json.dumps(m.activity)]
+        assert "Quote for a new oven" in json.dumps(note.activity)
+        assert not s.slack.calls_to("conversations.open")
+        assert "Sanne" in s.card_text(cid) and "Claimed by" in json.dumps((await t.card(cid)).card)
