@@ -362,3 +362,26 @@ async def test_the_end_of_day_summary_lists_what_is_open_without_customer_data(
         [summary] = [m for m in h.connector.threads(CHANNEL) if m.id != card.id]
         shown = json.dumps(summary.activity, ensure_ascii=False)
         assert f"#{created['id']}" in shown and "Anna" not in shown and "Still open" not in shown
+
+
+async def test_an_unclaimed_reminder_mentions_the_channel_when_nobody_owns_the_customer(
+    sqlite_database: Database,
+) -> None:
+    clock = ManualClock(MONDAY)
+    async with teams_app(sqlite_database.url, clock=clock) as h:
+        await h.install()
+        created = await h.post_contact(subject="Nobody picks this up")
+        await h.deliver()
+
+        clock.advance(minutes=11)
+        await h.deliver()
+
+        [reminder] = h.connector.thread((await h.card_ref(created["id"])).channel_id)
+        assert reminder.text.startswith("<at>everyone in this channel</at>, this customer is still waiting")
+        assert reminder.activity["entities"] == [
+            {
+                "type": "mention",
+                "text": "<at>everyone in this channel</at>",
+                "mentioned": {"id": CHANNEL, "name": "everyone in this channel", "type": "channel"},
+            }
+        ]

@@ -231,8 +231,21 @@ def test_the_pacer_keeps_within_teams_per_thread_limits() -> None:
     assert pacer.wait_for("thread") == 0.0
 
 
+async def test_the_pacer_also_keeps_within_the_tenant_wide_limit() -> None:
+    now = [0.0]
+    pacer = Pacer(clock=lambda: now[0])
+    for n in range(30):
+        async with pacer.turn(f"thread {n}"):  # thirty different threads, no thread-level wait
+            pass
+
+    assert pacer.wait_for("thread 31") == 0.0
+    assert pacer.tenant is not None and pacer.tenant.wait_for("tenant") == pytest.approx(1.0)
+    now[0] = 1.0
+    assert pacer.tenant.wait_for("tenant") == 0.0
+
+
 async def test_a_long_pacing_wait_goes_back_to_the_outbox_instead_of_holding_a_worker() -> None:
-    pacer = Pacer(limits=((60.0, 2),))
+    pacer = Pacer(limits=((60.0, 2),), tenant_limits=None)
     async with pacer.turn("t"):
         pass
     async with pacer.turn("t"):

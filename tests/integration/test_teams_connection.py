@@ -226,3 +226,46 @@ async def test_uninstalling_forgets_the_teams_channels(sqlite_database: Database
 
         assert response.status == 201
         assert await stored_conversations(h) == 0
+
+
+async def test_the_signing_keys_are_fetched_off_the_event_loop(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 6: botbuilder fetches OpenID metadata with blocking requests.get inside the turn."""
+    import threading
+
+    import requests
+    from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
+
+    loop_thread = threading.get_ident()
+    fetched_on: list[int] = []
+    real_get = requests.get
+
+    def recording_get(url: str, *args: Any, **kwargs: Any) -> Any:
+        fetched_on.append(threading.get_ident())
+        return real_get(url, *args, **kwargs)
+
+    monkeypatch.setattr(requests, "get", recording_get)
+    async with teams_app(sqlite_database.url) as h:
+        assert h.issuer is not None
+        JwtTokenExtractor.metadataCache.pop(h.issuer.metadata_url, None)  # as in a fresh process
+
+        first = await h.send(h.installation())
+        second = await h.send(h.channel_message("hello"))
+
+        assert (first.status, second.status) == (201, 201)
+        assert len(fetched_on) == 2  # metadata and keys, once
+        assert loop_thread not in fetched_on
+
+
+async def test_unreachable_signing_keys_are_503_and_nothing_runs(sqlite_database: Database) -> None:
+    from tests.fakes.bot_tokens import BotTokenIssuer
+
+    gone = BotTokenIssuer().start()
+    url = gone.metadata_url
+    gone.stop()  # nothing listens there any more
+    async with teams_app(sqlite_database.url, microsoft_openid_metadata_url=url) as h:
+        response = await h.send(h.installation())
+
+        assert response.status == 503
+        assert await stored_conversations(h) == 0

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 import jwt
+import requests
 from aiohttp import web
 from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -57,6 +58,10 @@ class HandoffAdapter(CloudAdapter):  # type: ignore[misc]
             return _problem(401, "missing Authorization header")
         try:
             result = await self.authentication.authenticate_request(activity, header)
+        except requests.RequestException as exc:
+            # The signing keys could not be fetched: nothing can be verified, so nothing runs.
+            log.warning("teams: cannot fetch the OpenID metadata: %s", type(exc).__name__)
+            return _problem(503, "the bot cannot check tokens right now")
         except (PermissionError, jwt.PyJWTError, LookupError, ValueError) as exc:
             log.info("teams: activity refused: %s", type(exc).__name__)
             return _problem(401, "the token is not valid for this bot")

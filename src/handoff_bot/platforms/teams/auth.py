@@ -44,6 +44,7 @@ PUBLIC_GRAPH_URL = "https://graph.microsoft.com"
 BOT_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE  # https://api.botframework.com
 MULTI_TENANT_AUTHORITY_TENANT = AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT  # botframework.com
 REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is renewed
+CONNECTOR_TIMEOUT = 30.0  # seconds for one Bot Connector request
 METADATA_MAX_AGE = 23 * 3600.0  # the SDK refetches after 24 h with a blocking call; we do it first
 
 
@@ -256,6 +257,8 @@ class _NoRetryConnectorFactory(ConnectorFactory):  # type: ignore[misc]
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         client = await self._inner.create(service_url, audience)
         client.config.retry_policy.retries = 0
+        # msrest waits 100 s by default, longer than an outbox lease: give up well before that.
+        client.config.connection.timeout = CONNECTOR_TIMEOUT
         return client
 
 
@@ -302,8 +305,9 @@ class HandoffAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
             # An unknown key id makes the SDK refresh (at most hourly), also blocking.
             kid = _key_id(auth_header)
             stale = kid is not None and not any(k.get("kid") == kid for k in metadata.keys)
-        if stale:
-            await asyncio.to_thread(_refresh_metadata, metadata)
+        if stale and not await asyncio.to_thread(_refresh_metadata, metadata) and age > 24 * 3600:
+            # The SDK would now try again itself, blocking the loop: refuse here instead.
+            raise requests.ConnectionError(f"OpenID metadata unavailable at {self.metadata_url}")
 
 
 def _now_naive() -> Any:
@@ -320,19 +324,21 @@ def _key_id(auth_header: str) -> str | None:
     return str(kid) if kid else None
 
 
-def _refresh_metadata(metadata: Any) -> None:
+def _refresh_metadata(metadata: Any) -> bool:
     """The same two requests as the SDK's `_OpenIdMetadata._refresh`, made synchronously in a thread."""
     try:
         response = requests.get(metadata.url, timeout=10)
         response.raise_for_status()
         keys = requests.get(response.json()["jwks_uri"], timeout=10)
         keys.raise_for_status()
+        found = keys.json()["keys"]
     except (requests.RequestException, KeyError, ValueError) as exc:
         # Leave the cache as it is: validation then fails (401) rather than the request (500).
         log.warning("teams: cannot fetch OpenID metadata from %s: %s", metadata.url, type(exc).__name__)
-        return
-    metadata.keys = keys.json()["keys"]
+        return False
+    metadata.keys = found
     metadata.last_updated = _now_naive()
+    return True
 
 
 def build_authentication(

@@ -44,6 +44,8 @@ THROTTLED = {429, 412}  # waiting our turn: does not count as a failed attempt
 PASSING = {500, 502, 503, 504}
 # Teams' documented limits per bot per conversation (thread): (window seconds, messages).
 THREAD_LIMITS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+TENANT_LIMITS = ((1.0, 30),)  # per bot per tenant Teams allows about 30–50 requests a second
+TENANT_LANE = "tenant"
 MAX_PAUSE = 5.0  # longer than this, give the row back to the outbox instead of holding a worker
 FIXES = {
     401: "the Bot Connector refused the bot's token: check MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and "
@@ -110,8 +112,12 @@ class Pacer:
         self,
         limits: tuple[tuple[float, int], ...] = THREAD_LIMITS,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        tenant_limits: tuple[tuple[float, int], ...] | None = TENANT_LIMITS,
     ):
         self.limits, self.clock = limits, clock
+        # Every conversation also counts towards the bot's limit in the tenant.
+        self.tenant = Pacer(tenant_limits, clock, tenant_limits=None) if tenant_limits else None
         self._sent: dict[str, deque[float]] = {}
         self._paused_until: dict[str, float] = {}
 
@@ -138,11 +144,15 @@ class Pacer:
     @contextlib.asynccontextmanager
     async def turn(self, lane: str) -> AsyncIterator[None]:
         wait = self.wait_for(lane)
+        if self.tenant is not None:
+            wait = max(wait, self.tenant.wait_for(TENANT_LANE))
         if wait > MAX_PAUSE:
             raise RetryLater(f"teams: pacing conversation {lane[:40]}", retry_after=wait, counts=False)
         if wait > 0:
             await asyncio.sleep(wait)
         self.record(lane)
+        if self.tenant is not None:
+            self.tenant.record(TENANT_LANE)
         yield
 
 

@@ -175,10 +175,17 @@ class TeamsDelivery:
 
     # ------------------------------------------------------------ the card and its thread
 
-    def _card_activity(self, details: ContactDetails) -> Any:
+    def _onduty(self, conversation_id: str) -> text.OnDutyMention:
+        """Whom reminders mention when a customer has no usual contact person: the channel itself."""
+        if self.onduty is not None:
+            return self.onduty
+        channel = conversation_id.split(THREAD_MARK, 1)[0]
+        return text.OnDutyMention(channel, self.catalogue.t("teams.onduty"), "channel")
+
+    def _card_activity(self, details: ContactDetails, channel_id: str) -> Any:
         view = self.builder.card(details)
         content = cards.contact_card(
-            view, trimmed_note=self.catalogue.t("card.body_trimmed"), onduty=self.onduty
+            view, trimmed_note=self.catalogue.t("card.body_trimmed"), onduty=self._onduty(channel_id)
         )
         return activity_of(cards.card_activity(content, view.fallback))
 
@@ -189,7 +196,7 @@ class TeamsDelivery:
             return None
         channel_id = await self._channel_id()
         anchor = await self._anchor(channel_id)
-        activity = self._card_activity(details)
+        activity = self._card_activity(details, channel_id)
 
         async def post() -> MessageRef:
             posted = await self.client.post_thread(anchor, channel_id, activity)
@@ -199,11 +206,12 @@ class TeamsDelivery:
 
     async def _update_card(self, details: ContactDetails, card: MessageRef) -> None:
         anchor = await self._anchor(card.channel_id)
-        await self.client.update(anchor, card.channel_id, card.message_id, self._card_activity(details))
+        activity = self._card_activity(details, card.channel_id)
+        await self.client.update(anchor, card.channel_id, card.message_id, activity)
 
     async def _thread_line(self, card: MessageRef, line: Line, message: OutboxMessage) -> Completion:
         anchor = await self._anchor(card.channel_id)
-        activity = activity_of(text.message(line, onduty=self.onduty))
+        activity = activity_of(text.message(line, onduty=self._onduty(card.channel_id)))
 
         async def post() -> MessageRef:
             posted = await self.client.reply(anchor, card.channel_id, activity)
@@ -443,11 +451,10 @@ class TeamsDelivery:
                 "text": text.escape(self.catalogue.t(f"redacted.{reason}")),
             }
         )
-        card = self._card_activity(details)
         for ref in await self.messages.for_contact(details.contact.id):
             if ref.platform != PLATFORM:
                 continue
-            activity = card if ref.role == CARD else neutral
+            activity = self._card_activity(details, ref.channel_id) if ref.role == CARD else neutral
             try:
                 anchor = await self._anchor(ref.channel_id)
                 await self.client.update(anchor, ref.channel_id, ref.message_id, activity)
