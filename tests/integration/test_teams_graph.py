@@ -25,6 +25,7 @@ from handoff_bot.platforms.teams.presence import Presence
 from handoff_bot.platforms.teams.tokens import (
     BOT_FRAMEWORK_SCOPE,
     AppCredentials,
+    MsalClientCredentials,
     TokenError,
     TokenProvider,
     graph_scope,
@@ -94,6 +95,22 @@ async def test_real_token_acquisition_against_the_authority(entra: FakeEntra) ->
         verify=entra.ca_file,
     )
     assert entra.valid(await bot.token(), BOT_SCOPE)
+
+
+async def test_the_bots_own_token_through_the_adapters_credentials_factory(entra: FakeEntra) -> None:
+    # teams-core's CachedCredentialsFactory takes any TokenSource; this one is real msal on real TLS.
+    from handoff_bot.platforms.teams.auth import CachedCredentialsFactory
+
+    source = MsalClientCredentials(
+        AppCredentials(CLIENT_ID, CLIENT_SECRET, "botframework.com", login_url=entra.url),
+        verify=entra.ca_file,
+    )
+    factory = CachedCredentialsFactory(CLIENT_ID, source)
+    tokens = await asyncio.gather(*(factory.token() for _ in range(10)))
+    assert len(set(tokens)) == 1 and entra.valid(tokens[0], BOT_SCOPE)
+    assert entra.requests["token"] == 1  # "https://api.botframework.com" became ".../.default"
+    credentials = await factory.create_credentials(CLIENT_ID, "https://api.botframework.com", "", False)
+    assert credentials.get_access_token() == tokens[0] and entra.requests["token"] == 1
 
 
 async def test_one_token_request_serves_many_calls(setup: GraphSetup) -> None:

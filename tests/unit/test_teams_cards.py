@@ -9,6 +9,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from handoff_bot.domain.contacts import ContactStatus
 from handoff_bot.domain.questions import QuestionStatus
@@ -29,6 +31,7 @@ from tests.unit.teams_card_cases import (
     details,
     dialog_card,
     question,
+    question_card,
     strip_teams_keys,
 )
 
@@ -442,3 +445,64 @@ def test_a_very_long_name_is_trimmed_in_the_mention_and_the_entity() -> None:
     assert len(entity["mentioned"]["name"]) <= text.NAME_MAX
     assert activity["text"] == f"{entity['text']} asked"
     assert text.markdown((long,), None, 50).endswith("…")  # without entities: the name, trimmed
+
+
+MARKUP = st.sampled_from(
+    [
+        "<at>",
+        "</at>",
+        "**",
+        "_",
+        "~~",
+        "`",
+        "[",
+        "](",
+        "\n",
+        "\n- ",
+        "\n1. ",
+        "\n# ",
+        "\n> ",
+        "{{",
+        "&lt;",
+        "\\",
+        "<",
+        ">",
+        "&",
+        "漢",
+        "𝕏",
+        " ",
+    ]
+)
+HOSTILE_TEXT = st.lists(st.one_of(MARKUP, st.text(max_size=20)), max_size=60).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=HOSTILE_TEXT, subject=HOSTILE_TEXT, name=HOSTILE_TEXT, question_text=HOSTILE_TEXT)
+def test_any_customer_text_gives_a_valid_harmless_card(
+    body: str, subject: str, name: str, question_text: str, validator: jsonschema.protocols.Validator
+) -> None:
+    view_details = details(
+        body=body,
+        subject=subject,
+        name=name or None,
+        company=name,
+        questions=(question(text=question_text or "?"),),
+        status=ContactStatus.CLAIMED,
+    )
+    for card in (contact(view_details), question_card(question(text=question_text or "?"))):
+        assert validator.is_valid(strip_teams_keys(card))
+        assert cards.size(card) <= cards.CARD_BUDGET
+        ours = _mention_texts(card)
+        for s in all_strings(_without_input_values(card)):
+            assert all(tag in ours for tag in re.findall(r"<at>.*?</at>", s))
+        for s in markdown_strings(card):
+            assert ACTIVE_MARKUP.search(s) is None
+
+
+@given(HOSTILE_TEXT)
+def test_escape_round_trips_and_never_leaves_a_tag(raw: str) -> None:
+    escaped = text.escape(raw)
+    assert "<at>" not in escaped and "</at>" not in escaped and "{{" not in escaped
+    # Removing our escapes gives back exactly what the customer wrote.
+    unescaped = re.sub(r"\\(.)", r"\1", escaped, flags=re.DOTALL).replace(text.WORD_JOINER, "")
+    assert unescaped == raw.replace(text.WORD_JOINER, "")

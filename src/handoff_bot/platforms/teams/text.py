@@ -21,6 +21,7 @@ NAME_MAX = 100
 _INLINE = re.compile(r"([\\`*_~\[\]])")  # emphasis, code, links (a link needs "[")
 # Headings, quotes and lists: only where they would take effect ("+316…" and "12.50" stay as they are).
 _LINE_START = re.compile(r"^([ \t]*)(>|[#+\-](?=[ \t]|$)|\d+(?=[.)](?:[ \t]|$)))", re.MULTILINE)
+_DOUBLE_BRACE = re.compile(r"\{(?=\{)")
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # a typed "&lt;" must not turn into "<"
 
 
@@ -32,7 +33,8 @@ def trim(text: str, limit: int, note: str = "…") -> str:
 
 def inert(text: str) -> str:
     """For places that show text literally (TextRun, Input values, titles): only tags are neutralised."""
-    text = text.replace("<", "<" + WORD_JOINER).replace("{{", "{" + WORD_JOINER + "{")  # tags, {{DATE()}}
+    # Tags (`<at>`) and template functions (`{{DATE(…)}}`): no `<` or `{{` survives, however many.
+    text = _DOUBLE_BRACE.sub("{" + WORD_JOINER, text.replace("<", "<" + WORD_JOINER))
     return _ENTITY.sub("&" + WORD_JOINER, text)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,52 +60,28 @@ class AppCredentials:
         return self.login_url.rstrip("/") != DEFAULT_LOGIN_URL
 
 
-class TokenProvider:
-    """Bearer tokens for one app and one scope."""
+class MsalClientCredentials:
+    """The synchronous part: one msal application for one app registration, any number of scopes.
+
+    `acquire(scope)` does blocking HTTP: call it in a worker thread (TokenProvider does). It has the
+    shape of teams-core's `auth.TokenSource`, so the bot's own Bot Framework token can come from here.
+    The msal application is built on first use, in that thread (building it fetches the authority's
+    OpenID configuration).
+    """
 
     def __init__(
-        self,
-        credentials: AppCredentials,
-        scope: str,
-        *,
-        refresh_before: float = REFRESH_BEFORE,
-        verify: bool | str = True,
-        timeout: float = 10.0,
-        now: Callable[[], float] = time.monotonic,
+        self, credentials: AppCredentials, *, verify: bool | str = True, timeout: float = 10.0
     ) -> None:
         # verify: True, or a CA bundle path (an authority with a private CA, e.g. the tests' fake Entra).
-        self.credentials, self.scope = credentials, scope
-        self._refresh_before, self._verify, self._timeout, self._now = refresh_before, verify, timeout, now
+        self.credentials, self._verify, self._timeout = credentials, verify, timeout
         self._app: msal.ConfidentialClientApplication | None = None
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
+        self._building = threading.Lock()
 
-    def _fresh(self) -> bool:
-        return self._token is not None and self._now() < self._expires_at - self._refresh_before
-
-    @property
-    def current(self) -> str | None:
-        """The cached token while it is still valid (for synchronous callers that must not fetch)."""
-        return self._token if self._token is not None and self._now() < self._expires_at else None
-
-    async def token(self) -> str:
-        """A valid token: the cached one, or one fetched (in a thread) by the first caller to need it."""
-        if self._fresh():
-            assert self._token is not None
-            return self._token
-        async with self._lock:
-            if not self._fresh():
-                result = await asyncio.to_thread(self._acquire)
-                self._store(result)
-            assert self._token is not None
-            return self._token
-
-    def invalidate(self) -> None:
-        """Forget the token (after a 401): the next call fetches a new one, past msal's cache too."""
-        self._token, self._expires_at, self._app = None, 0.0, None
-
-    def _store(self, result: dict[str, Any]) -> None:
+    def acquire(self, scope: str) -> tuple[str, float]:
+        """(access token, seconds until it expires); TokenError when Entra says no or cannot be reached."""
+        # Bot Framework names its scope without the suffix client credentials need.
+        scope = scope if scope.endswith("/.default") else f"{scope.rstrip('/')}/.default"
+        result = self._result(scope)
         token = result.get("access_token")
         if not isinstance(token, str) or not token:
             code = str(result.get("error") or "no_token")
@@ -112,21 +89,27 @@ class TokenProvider:
             raise TokenError(code, str(result.get("error_description") or "").splitlines()[0][:300])
         expires_in = result.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float | str) else 3600.0
-        self._token, self._expires_at = token, self._now() + lifetime
         log.info(
             "token for client %s scope %s from %s, valid %ds",
             self.credentials.client_id,
-            self.scope,
+            scope,
             result.get("token_source", "identity_provider"),
             int(lifetime),
         )
+        return token, lifetime
 
-    def _acquire(self) -> dict[str, Any]:
-        """Runs in a worker thread: msal does blocking HTTP."""
+    def reset(self) -> None:
+        """Drop msal's application and cache: the next acquire asks Entra afresh."""
+        with self._building:
+            self._app = None
+
+    def _result(self, scope: str) -> dict[str, Any]:
         try:
-            if self._app is None:
-                self._app = self._build()
-            result = self._app.acquire_token_for_client(scopes=[self.scope])
+            with self._building:
+                if self._app is None:
+                    self._app = self._build()
+                app = self._app
+            result = app.acquire_token_for_client(scopes=[scope])
         except ValueError as exc:  # msal: authority unreachable or its discovery document is wrong
             raise TokenError("authority_unavailable", str(exc).splitlines()[0][:300]) from exc
         except OSError as exc:  # requests' ConnectionError and timeouts are OSErrors
@@ -158,3 +141,49 @@ class TokenProvider:
             options["verify"] = self._verify
         session.request = functools.partial(session.request, **options)  # type: ignore[method-assign]
         return session
+
+
+class TokenProvider:
+    """Bearer tokens for one app and one scope, for async code: msal off the loop, one request at a time."""
+
+    def __init__(
+        self,
+        credentials: AppCredentials,
+        scope: str,
+        *,
+        refresh_before: float = REFRESH_BEFORE,
+        verify: bool | str = True,
+        timeout: float = 10.0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.credentials, self.scope = credentials, scope
+        self._source = MsalClientCredentials(credentials, verify=verify, timeout=timeout)
+        self._refresh_before, self._now = refresh_before, now
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> bool:
+        return self._token is not None and self._now() < self._expires_at - self._refresh_before
+
+    @property
+    def current(self) -> str | None:
+        """The cached token while it is still valid (for synchronous callers that must not fetch)."""
+        return self._token if self._token is not None and self._now() < self._expires_at else None
+
+    async def token(self) -> str:
+        """A valid token: the cached one, or one fetched (in a thread) by the first caller to need it."""
+        if self._fresh():
+            assert self._token is not None
+            return self._token
+        async with self._lock:
+            if not self._fresh():
+                token, lifetime = await asyncio.to_thread(self._source.acquire, self.scope)
+                self._token, self._expires_at = token, self._now() + lifetime
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self) -> None:
+        """Forget the token (after a 401): the next call fetches a new one, past msal's cache too."""
+        self._token, self._expires_at = None, 0.0
+        self._source.reset()
