@@ -502,3 +502,35 @@ async def test_mention_refusals_are_answered_in_the_thread(sqlite_database: Data
         ]
         async with h.client.app[keys.UOW]() as tx:
             assert await tx.questions.for_contact(cid) == []
+
+
+async def test_with_several_open_questions_a_plain_reply_is_not_guessed_and_dutch_is_spoken(
+    sqlite_database: Database,
+) -> None:
+    async with teams_app(sqlite_database.url, language="nl") as h:
+        await h.install()
+        cid = await contact(h)
+        await tf.ok(await h.send(tf.chat(h, "mijn contacten", PIET)))
+        async with h.client.app[keys.UOW]() as tx:
+            piet = next(p for p in await tx.people.all() if p.display_name == "Piet")
+        ask = dialog_data(Verb.CONTACT_ASK, cid)
+        for question in ("Eerste vraag?", "Tweede vraag?"):
+            done = await tf.ok(
+                await h.send(
+                    tf.task(
+                        h, "task/submit", ask, MARIEKE, root=ROOT, known=f"v1:p:{piet.id}", question=question
+                    )
+                )
+            )
+            assert (
+                done["task"]["value"]
+                == "Piet is gevraagd. Het antwoord verschijnt in de draad van het contact."
+            )
+
+        await tf.ok(await h.send(tf.chat(h, "Ja hoor.", PIET)))
+
+        assert tf.replies_to(h, PIET)[-1]["text"] == (
+            "Er staan 2 vragen voor je open: beantwoord elke vraag op zijn eigen kaart."
+        )
+        async with h.client.app[keys.UOW]() as tx:
+            assert all(q.answer is None for q in await tx.questions.for_contact(cid))
