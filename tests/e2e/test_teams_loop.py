@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from handoff_bot import keys
+from handoff_bot.clock import ManualClock
 from handoff_bot.domain.contacts import ContactStatus
 from handoff_bot.platforms.teams.actions import Verb, action_data, dialog_data
 from handoff_bot.platforms.teams.graph import GraphClient
@@ -534,3 +536,36 @@ async def test_with_several_open_questions_a_plain_reply_is_not_guessed_and_dutc
         )
         async with h.client.app[keys.UOW]() as tx:
             assert all(q.answer is None for q in await tx.questions.for_contact(cid))
+
+
+async def test_ask_someone_else_refills_the_unanswered_question_for_its_asker(
+    sqlite_database: Database,
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))  # Monday 10:00 in Amsterdam
+    async with teams_app(sqlite_database.url, clock=clock) as h:
+        await h.install()
+        cid = await contact(h)
+        await h.deliver()
+        root = (await h.card_ref(cid)).message_id
+        ask = dialog_data(Verb.CONTACT_ASK, cid)
+        await tf.ok(
+            await h.send(
+                tf.task(h, "task/submit", ask, MARIEKE, root=root, colleague=PIET[1], question="Model?")
+            )
+        )
+        await h.deliver()
+        clock.advance(minutes=31)  # 15 office minutes: Piet is nudged; 30: Marieke is told
+        await h.deliver()
+
+        told = [m for m in h.connector.chat_with(MARIEKE[1]) if m.card]
+        assert len(told) == 1 and "Model?" in card_texts(told[0].card)
+        button = (told[0].card or {})["actions"][0]
+        mine = await tf.ok(await h.send(tf.task(h, "task/fetch", button["data"], MARIEKE, root=root)))
+        theirs = await tf.ok(await h.send(tf.task(h, "task/fetch", button["data"], PIET, root=root)))
+
+        def question_box(form: dict[str, Any]) -> dict[str, Any]:
+            body = form["task"]["value"]["card"]["content"]["body"]
+            return next(e for e in body if e.get("id") == "question")
+
+        assert question_box(mine).get("value") == "Model?"
+        assert "value" not in question_box(theirs)  # someone else's question is not shown to them

@@ -26,7 +26,7 @@ from handoff_bot.i18n.catalogue import Catalogue, format_datetime
 from handoff_bot.outbox.errors import PermanentFailure, RetryLater
 from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
 from handoff_bot.platforms.teams import cards, text
-from handoff_bot.platforms.teams.actions import Verb, dialog_data
+from handoff_bot.platforms.teams.actions import Verb, dialog_data, question_ref
 from handoff_bot.platforms.teams.client import Posted, TeamsClient, activity_of
 from handoff_bot.platforms.teams.refs import THREAD_MARK
 from handoff_bot.services import effects, privacy, reach, reminders
@@ -341,7 +341,8 @@ class TeamsDelivery:
         ask_again = {
             "type": "Action.Submit",
             "title": text.trim(self.catalogue.t("action.ask_again"), 60),
-            "data": dialog_data(Verb.CONTACT_ASK, details.contact.id),
+            # `again` (a question ref) lets the ask dialog refill the question for its asker.
+            "data": {**dialog_data(Verb.CONTACT_ASK, details.contact.id), "again": question_ref(question_id)},
             "style": "positive",
         }
         content = cards.with_mentions(

@@ -62,8 +62,21 @@ def register(router: TeamsRouter, flow: Flow) -> None:
         colleagues = await flow.colleagues(exclude=person.id)
         if data.verb is Verb.CONTACT_TRANSFER:
             return dialogs.transfer_dialog(c, header, data.ref_id, colleagues, errors=errors)
-        question = data.inputs.get("question")
+        question = data.inputs.get("question") or await asked_before(data, person)
         return dialogs.ask_dialog(c, header, data.ref_id, colleagues, question=question, errors=errors)
+
+    async def asked_before(data: CardActionData, person: Person) -> str | None:
+        """ "Ask someone else" carries the unanswered question's ref: refill it, for its asker only."""
+        question_id = actions.decode_ref(data.inputs.get("again"), "q")
+        if question_id is None:
+            return None
+        async with deps.uow() as tx:
+            try:
+                question = await tx.questions.get(question_id)
+            except NotFound:
+                return None
+        mine = question.asker_id == person.id and question.contact_id == data.ref_id
+        return question.text if mine else None
 
     async def handle_task_fetch(turn: TurnContext) -> InvokeResponse:
         data = actions.decode(turn.activity.value)
