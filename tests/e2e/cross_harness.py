@@ -69,6 +69,7 @@ async def both_app(database_url: str, *, engine_options: dict[str, Any] | None =
         app = build_app(config, run_worker=False, engine_options=engine_options)
         app[TEAMS_TOKEN_SOURCE] = StaticTokenSource(th.BOT_TOKEN)
         async with TestClient(TestServer(app)) as client:
+            th.no_graph(app)
             clock = SystemClock()
             store = OutboxStore(app[keys.UOW].sessions, clock)
             worker = OutboxWorker(store, app[keys.HANDLERS], clock, poll_seconds=0.05)

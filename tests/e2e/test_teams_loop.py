@@ -15,6 +15,8 @@ from handoff_bot.domain.contacts import ContactStatus
 from handoff_bot.platforms.teams.actions import Verb, action_data, dialog_data
 from handoff_bot.platforms.teams.graph import GraphClient
 from handoff_bot.platforms.teams.tokens import AppCredentials, TokenProvider
+from handoff_bot.services.commands import EnsurePerson
+from handoff_bot.services.people import ensure_person
 from tests.conftest import Database
 from tests.e2e import teams_flows as tf
 from tests.e2e.teams_harness import CHANNEL, MARIEKE, PIET, TeamsHarness, teams_app
@@ -278,6 +280,7 @@ async def test_use_this_channel_needs_a_team_owner(database: Database) -> None:
 
 
 GROUP = "2b4d6f80-1a3c-4e5f-9a7b-8c9d0e1f2a3b"  # the team's Microsoft 365 group (Graph's team id)
+JAN_AAD = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"  # in the organisation, not in the team
 
 
 async def test_a_team_owner_chooses_the_contacts_channel_and_the_dialog_shows_presence(
@@ -299,7 +302,7 @@ async def test_a_team_owner_chooses_the_contacts_channel_and_the_dialog_shows_pr
             verify=entra.ca_file,
         )
         deps = h.client.app[keys.TEAMS].deps
-        deps.presence = deps.owners = GraphClient(session, tokens, graph.url)
+        deps.presence = deps.owners = deps.directory = GraphClient(session, tokens, graph.url)
         await h.install()
 
         def in_team(text: str, user: tf.User) -> dict[str, Any]:
@@ -323,6 +326,22 @@ async def test_a_team_owner_chooses_the_contacts_channel_and_the_dialog_shows_pr
         )
         known = next(e for e in fetched["task"]["value"]["card"]["content"]["body"] if e.get("id") == "known")
         assert [c["title"] for c in known["choices"]] == ["🔴 Piet · busy"]
+
+        # Jan, imported with his email, is not in this team: picked org-wide, Graph names him and the
+        # email joins him to the person we know (no duplicate), who can now be asked on Teams.
+        jan = await ensure_person(EnsurePerson("Jan", "jan@example.org"), uow=h.client.app[keys.UOW])
+        graph.add_user(JAN_AAD, "Jan Bakker", "Jan@example.org")
+        ask = dialog_data(Verb.CONTACT_ASK, cid)
+        done = await tf.ok(
+            await h.send(
+                tf.task(h, "task/submit", ask, MARIEKE, root=ROOT, colleague=JAN_AAD, question="Stock?")
+            )
+        )
+        assert done["task"]["value"] == "Asked Jan. The answer will appear in the contact's thread."
+        async with h.client.app[keys.UOW]() as tx:
+            joined = await tx.people.get(jan.id or 0)
+            [question] = await tx.questions.for_contact(cid)
+        assert joined.identities == {"teams": JAN_AAD} and question.colleague_id == jan.id
 
 
 async def test_hand_off_a_teams_message_with_the_message_action(sqlite_database: Database) -> None:

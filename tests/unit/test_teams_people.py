@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handoff_bot.clock import ManualClock
+from handoff_bot.platforms.teams.graph import GraphUser
 from handoff_bot.platforms.teams.people import CACHE_SECONDS, Member, TeamsPeople
 from handoff_bot.services.commands import EnsurePerson
 from handoff_bot.services.people import ensure_person
@@ -72,3 +73,28 @@ async def test_roster_answers_are_cached_for_an_hour(clock: ManualClock) -> None
     now[0] = CACHE_SECONDS + 1
     await people.member(None, "29:p")
     assert roster.asked == 2
+
+
+class Directory:
+    def __init__(self, user: Any) -> None:
+        self.user, self.asked = user, 0
+
+    async def user_by_id(self, aad_object_id: str) -> Any:
+        self.asked += 1
+        return self.user
+
+
+async def test_someone_outside_the_roster_is_named_by_the_directory_and_joined_by_email(
+    clock: ManualClock,
+) -> None:
+    uow = FakeUnitOfWorkFactory(clock=clock, platforms=("slack", "teams"))
+    slack = await ensure_person(
+        EnsurePerson("Jan", "jan@example.org", identities=(("slack", "U9"),)), uow=uow
+    )
+    directory = Directory(GraphUser("aad-jan", "Jan Bakker", None, "JAN@example.org"))
+    people = TeamsPeople(uow, lookup=Roster(), directory=lambda: directory)
+
+    picked = await people.person(None, "aad-jan", "aad-jan")
+
+    assert picked.id == slack.id and picked.identities == {"slack": "U9", "teams": "aad-jan"}
+    assert directory.asked == 1

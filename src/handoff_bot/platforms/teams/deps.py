@@ -35,6 +35,7 @@ class TeamsDeps:
     platforms: tuple[str, ...] = ("teams",)
     presence: Any = None  # listeners.flow.PresenceSource
     owners: Any = None  # listeners.flow.TeamOwners
+    directory: Any = None  # people.Directory (Graph users by id)
 
     @property
     def builder(self) -> CardBuilder:

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -41,6 +42,12 @@ class Member:
 MemberLookup = Callable[[TurnContext, str], Awaitable[Member | None]]
 
 
+class Directory(Protocol):
+    """Microsoft Graph's users, for someone the team roster does not know (picked org-wide)."""
+
+    async def user_by_id(self, aad_object_id: str) -> Any: ...
+
+
 async def get_member(turn_context: TurnContext, user_id: str) -> Member | None:
     """The roster entry of a user in this conversation, or None when Teams will not say."""
     try:
@@ -58,9 +65,10 @@ class TeamsPeople:
         uow: UnitOfWorkFactory,
         *,
         lookup: MemberLookup = get_member,
+        directory: Callable[[], Directory | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.uow, self.lookup, self.clock = uow, lookup, clock
+        self.uow, self.lookup, self.directory, self.clock = uow, lookup, directory, clock
         self._members: OrderedDict[str, tuple[float, Member]] = OrderedDict()
 
     async def person(
@@ -108,10 +116,26 @@ class TeamsPeople:
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             self._members.move_to_end(user_id)
             return cached[1]
-        member = await self.lookup(turn_context, user_id)
+        member = await self.lookup(turn_context, user_id) or await self._from_directory(user_id)
         if member is not None:
             self._members[user_id] = (now, member)
             self._members.move_to_end(user_id)
             while len(self._members) > CACHE_SIZE:
                 self._members.popitem(last=False)
         return member
+
+    async def _from_directory(self, user_id: str) -> Member | None:
+        """Someone outside this team's roster (Teams' people picker searches the whole organisation):
+        Graph knows their name and email, which joins them with their Slack self."""
+        directory = self.directory()
+        if directory is None:
+            return None
+        try:
+            user = await directory.user_by_id(user_id)
+        except Exception as exc:  # Graph down or not permitted: the person is still recorded, by id
+            log.warning("teams: directory lookup failed: %s", type(exc).__name__)
+            return None
+        if user is None:
+            return None
+        email = user.mail or user.user_principal_name or None
+        return Member(user_id, user.id, user.display_name, email)

@@ -92,5 +92,5 @@ async def teams_runtime(
     )
     # teams-flows: Graph (presence in the ask dialog, team owners for "use this channel"), when allowed.
     async with graph_from_settings(settings) as graph:
-        deps.presence = deps.owners = graph
+        deps.presence = deps.owners = deps.directory = graph
         yield TeamsRuntime(adapter, bot, client, deps, credentials, delivery)

@@ -16,7 +16,7 @@ def register_all(router: TeamsRouter, deps: TeamsDeps) -> None:
 
     Card submits (messages with `value`) are looked at before commands and chat answers.
     """
-    flow = Flow(deps, TeamsPeople(deps.uow), deps.platforms)
+    flow = Flow(deps, TeamsPeople(deps.uow, directory=lambda: deps.directory), deps.platforms)
     modules: tuple[Any, ...] = (cards, dialogs, messages)
     for module in modules:
         module.register(router, flow)
