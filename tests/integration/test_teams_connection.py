@@ -269,3 +269,31 @@ async def test_unreachable_signing_keys_are_503_and_nothing_runs(sqlite_database
 
         assert response.status == 503
         assert await stored_conversations(h) == 0
+
+
+async def test_removing_the_bot_from_the_team_forgets_it_too(sqlite_database: Database) -> None:
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        removed = h.activity("conversationUpdate_bot_added_to_team_docs")
+        removed.pop("membersAdded")
+        removed["membersRemoved"] = [{"id": f"28:{APP_ID}"}]
+        removed["conversation"] = {"isGroup": True, "conversationType": "channel", "id": TEAM}
+        removed["channelData"].update({"team": {"id": TEAM}, "eventType": "teamMemberRemoved"})
+
+        response = await h.send(removed)
+
+        assert response.status == 201
+        assert await stored_conversations(h) == 0
+
+
+async def test_another_member_leaving_forgets_nothing(sqlite_database: Database) -> None:
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        left = h.activity("conversationUpdate_bot_added_to_team_docs")
+        left.pop("membersAdded")
+        left["membersRemoved"] = [{"id": MARIEKE[0]}]
+        left["conversation"] = {"isGroup": True, "conversationType": "channel", "id": TEAM}
+        left["channelData"].update({"team": {"id": TEAM}, "eventType": "teamMemberRemoved"})
+
+        assert (await h.send(left)).status == 201
+        assert await stored_conversations(h) == 1
