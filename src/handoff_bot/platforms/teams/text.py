@@ -51,7 +51,10 @@ def escape(text: str) -> str:
 
 @dataclass(frozen=True)
 class OnDutyMention:
-    """Who "on duty" means in Teams: a tag (`type="tag"`) or the channel (`type="channel"`)."""
+    """Who "on duty" means in Teams: a team tag (e.g. "Reception"), mentioned with `type="tag"`.
+
+    Bots can mention users and tags; without a tag (None) on-duty lines mention nobody.
+    """
 
     id: str
     name: str
