@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from handoff_bot import keys
@@ -155,6 +155,12 @@ class TeamsHarness:
         return [m.text for m in self.connector.thread(ref.channel_id)]
 
 
+def no_graph(app: web.Application) -> None:
+    """Graph off (as without permissions) unless a test points it at a fake: never the real cloud."""
+    deps = app[keys.TEAMS].deps
+    deps.presence = deps.owners = deps.directory = None
+
+
 @asynccontextmanager
 async def teams_app(
     database_url: str,
@@ -210,6 +216,8 @@ async def _app(
     if not anonymous and "microsoft_login_url" not in settings:
         app[TEAMS_TOKEN_SOURCE] = token_source or StaticTokenSource(BOT_TOKEN)
     async with TestClient(TestServer(app)) as client:
+        if "microsoft_graph_url" not in settings:
+            no_graph(app)
         handlers = app[keys.HANDLERS]
         worker_clock = clock or SystemClock()
         register_timers(

@@ -49,6 +49,7 @@ class FakeGraph:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/v1.0/users", self._users)
+        app.router.add_get("/v1.0/users/{id}", self._user)
         app.router.add_post("/v1.0/communications/getPresencesByUserId", self._presences)
         app.router.add_get("/v1.0/teams/{team}/members", self._members)
         return app
@@ -97,6 +98,13 @@ class FakeGraph:
         return web.json_response(
             {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users", "value": value}
         )
+
+    async def _user(self, request: web.Request) -> web.Response:
+        user = next((u for u in self.users if u["id"] == request.match_info["id"]), None)
+        if user is None:
+            return self._error(404, "Request_ResourceNotFound", "Resource does not exist.")
+        select = [s for s in request.query.get("$select", "").split(",") if s]
+        return web.json_response({k: user.get(k) for k in select} if select else user)
 
     async def _presences(self, request: web.Request) -> web.Response:
         body = await request.json()

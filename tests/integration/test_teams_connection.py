@@ -132,8 +132,9 @@ async def test_an_invoke_answer_with_a_body_is_200_with_that_body(sqlite_databas
             info = TaskModuleTaskInfo(title="Ask a colleague", card=CardFactory.adaptive_card(card))
             return invoke_response(TaskModuleResponse(task=TaskModuleContinueResponse(value=info)))
 
-        router.on_invoke("adaptiveCard/action")(execute)
-        router.on_invoke("task/fetch")(fetch)
+        # These stand in for the real listeners (registered at start-up) to test the adapter alone.
+        router.invokes["adaptiveCard/action"] = execute
+        router.invokes["task/fetch"] = fetch
         action = await h.send(h.activity("adaptiveCard_action_invoke_personal_real"))
         task = await h.send(h.activity("adaptiveCard_action_invoke_personal_real", name="task/fetch"))
 
@@ -171,7 +172,7 @@ async def test_a_failing_listener_gets_an_incident_id_in_the_log_and_the_reply(
         async def boom(turn: TurnContext) -> bool:
             raise RuntimeError("listener bug")
 
-        h.client.app[keys.TEAMS].bot.router.on_message(boom)
+        h.client.app[keys.TEAMS].bot.router.messages.insert(0, boom)  # before the real listeners
         message = h.channel_message("open contacts")
 
         with caplog.at_level(logging.ERROR):

@@ -94,3 +94,11 @@ class ConcurrentUpdate(DomainError):
     entity: str
     key: object
     code = "concurrent_update"
+
+
+@dataclass(eq=False)
+class Unreachable(DomainError):
+    """The person is on none of the configured chat platforms, so nobody could tell them anything."""
+
+    person_id: int
+    code = "unreachable"

@@ -34,13 +34,17 @@ class Question:
         if self.asker_id == self.colleague_id:
             raise AskSelf(person_id=self.asker_id)
 
-    def asked(self) -> TimelineEvent:
+    def asked(self, via: str | None = None) -> TimelineEvent:
+        """`via` names the platform it was asked on, so the colleague is asked there if they can be."""
+        data: dict[str, object] = {"question_id": self.id, "colleague": self.colleague_id}
+        if via:
+            data["via"] = via
         return TimelineEvent(
             contact_id=self.contact_id,
             kind=EventKind.ASKED,
             at=self.asked_at,
             actor_id=self.asker_id,
-            data={"question_id": self.id, "colleague": self.colleague_id},
+            data=data,
         )
 
     def answer_with(self, person_id: int, text: str, at: datetime) -> TimelineEvent:

@@ -14,6 +14,7 @@ from handoff_bot.domain.errors import (
     NotResolved,
     QuestionClosed,
     TransferToSelf,
+    Unreachable,
 )
 from handoff_bot.i18n.catalogue import Catalogue
 from handoff_bot.services.ports import UnitOfWorkFactory
@@ -50,6 +51,8 @@ async def explain(error: DomainError, *, catalogue: Catalogue, uow: UnitOfWorkFa
             return catalogue.t("outcome.question_cancelled")
         case NotFound(entity=entity):
             return catalogue.t("outcome.not_found", what=catalogue.t(f"entity.{entity}"))
+        case Unreachable(person_id=person_id):
+            return catalogue.t("outcome.unreachable", name=await name(person_id))
         case InvalidIdentity(field=field):
             return catalogue.t("outcome.invalid_identity", field=catalogue.t(f"field.{field}"))
     return catalogue.t("outcome.refused")

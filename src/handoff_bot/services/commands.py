@@ -51,6 +51,7 @@ class TransferContact:
     person_id: int
     to_person_id: int
     note: str = ""
+    via: str | None = None  # the platform the transfer was made on (where the colleague is told first)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class AskQuestion:
     asker_id: int
     colleague_id: int
     text: str
+    via: str | None = None  # the platform the question was asked on (where the colleague is asked first)
 
 
 @dataclass(frozen=True)

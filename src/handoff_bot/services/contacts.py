@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 
 from handoff_bot.domain.contacts import Contact
 from handoff_bot.domain.customers import (
@@ -27,7 +27,8 @@ from handoff_bot.services.commands import (
     TransferContact,
 )
 from handoff_bot.services.effects import record
-from handoff_bot.services.ports import Clock, UnitOfWorkFactory
+from handoff_bot.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from handoff_bot.services.reach import require_reachable
 from handoff_bot.services.reminders import ReminderPolicy, timers_for_contact
 from handoff_bot.services.retry import on_conflict
 
@@ -135,14 +136,21 @@ async def release_contact(cmd: ReleaseContact, *, uow: UnitOfWorkFactory, clock:
     )
 
 
-async def transfer_contact(cmd: TransferContact, *, uow: UnitOfWorkFactory, clock: Clock) -> Contact:
+async def transfer_contact(
+    cmd: TransferContact, *, uow: UnitOfWorkFactory, clock: Clock, platforms: Sequence[str] | None = None
+) -> Contact:
+    """With `platforms` (the configured chat platforms), a colleague on none of them is Unreachable."""
     note = clean_text(cmd.note)
-    return await _transition(
-        uow,
-        cmd.contact_id,
-        [cmd.person_id, cmd.to_person_id],
-        lambda c: c.transfer(cmd.person_id, cmd.to_person_id, note, clock.now()),
-    )
+
+    def change(contact: Contact) -> TimelineEvent:
+        event = contact.transfer(cmd.person_id, cmd.to_person_id, note, clock.now())
+        return replace(event, data={**event.data, "via": cmd.via}) if cmd.via else event
+
+    async def check(tx: UnitOfWork) -> None:
+        if platforms is not None and cmd.to_person_id != cmd.person_id:
+            require_reachable(await tx.people.get(cmd.to_person_id), platforms)
+
+    return await _transition(uow, cmd.contact_id, [cmd.person_id, cmd.to_person_id], change, check)
 
 
 async def resolve_contact(cmd: ResolveContact, *, uow: UnitOfWorkFactory, clock: Clock) -> Contact:
@@ -158,7 +166,11 @@ async def reopen_contact(cmd: ReopenContact, *, uow: UnitOfWorkFactory, clock: C
 
 
 async def _transition(
-    uow: UnitOfWorkFactory, contact_id: int, person_ids: list[int], change: Transition
+    uow: UnitOfWorkFactory,
+    contact_id: int,
+    person_ids: list[int],
+    change: Transition,
+    check: Callable[[UnitOfWork], Awaitable[None]] | None = None,
 ) -> Contact:
     """Read, apply the domain rule, write guarded by the row version; retry on a lost race."""
 
@@ -166,6 +178,8 @@ async def _transition(
         async with uow() as tx:
             for person_id in person_ids:
                 await tx.people.get(person_id)  # NotFound before any rule is applied
+            if check is not None:
+                await check(tx)
             contact = await tx.contacts.get(contact_id)
             event = change(contact)
             await tx.contacts.save(contact)

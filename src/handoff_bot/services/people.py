@@ -30,7 +30,9 @@ async def ensure_person(cmd: EnsurePerson, *, uow: UnitOfWorkFactory) -> Person:
             if person is None:
                 person = await tx.people.add(Person(None, name, email, location, dict(cmd.identities)))
             else:
-                person.email = person.email or email
+                if email and person.email is None and await tx.people.by_email(email) is None:
+                    # An email someone else already has stays theirs (the unique key would refuse it).
+                    person.email = email
                 person.location = location or person.location
                 person.identities.update(dict(cmd.identities))
                 await tx.people.save(person)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from handoff_bot.domain.errors import NotFound
 from handoff_bot.domain.questions import Question
 from handoff_bot.domain.text import clean_text
 from handoff_bot.services.commands import AnswerQuestion, AskQuestion, CancelQuestion
 from handoff_bot.services.effects import record
 from handoff_bot.services.ports import Clock, UnitOfWorkFactory
+from handoff_bot.services.reach import require_reachable
 from handoff_bot.services.reminders import ReminderPolicy, timers_for_question
 from handoff_bot.services.retry import on_conflict
 
@@ -15,12 +18,20 @@ QUESTION_MAX = 3000
 
 
 async def ask_question(
-    cmd: AskQuestion, *, uow: UnitOfWorkFactory, clock: Clock, reminders: ReminderPolicy | None = None
+    cmd: AskQuestion,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    reminders: ReminderPolicy | None = None,
+    platforms: Sequence[str] | None = None,
 ) -> Question:
+    """With `platforms` (the configured chat platforms), a colleague on none of them is Unreachable."""
     text = clean_text(cmd.text)[:QUESTION_MAX]
     async with uow() as tx:
         await tx.people.get(cmd.asker_id)
-        await tx.people.get(cmd.colleague_id)
+        colleague = await tx.people.get(cmd.colleague_id)
+        if platforms is not None and colleague.id != cmd.asker_id:
+            require_reachable(colleague, platforms)
         await tx.contacts.get(cmd.contact_id)
         question = await tx.questions.add(
             Question(
@@ -32,7 +43,7 @@ async def ask_question(
                 asked_at=clock.now(),
             )
         )
-        await record(tx, question.asked())
+        await record(tx, question.asked(cmd.via))
         for timer in timers_for_question(question, reminders) if reminders else ():
             await tx.outbox.enqueue(timer)
         await tx.commit()

@@ -46,12 +46,12 @@ CARD_EVENT = "handoff_contact_card"
 LINE_EVENT = "handoff_thread_line"
 DM_EVENT = "handoff_question"
 
-_REF = re.compile(r"^v1:([cq]):([1-9][0-9]{0,17})$")
+_REF = re.compile(r"^v1:([cqp]):([1-9][0-9]{0,17})$")
 
 
 @dataclass(frozen=True)
 class Ref:
-    kind: str  # "c" contact, "q" question
+    kind: str  # "c" contact, "q" question, "p" person
     id: int
 
 
@@ -61,6 +61,10 @@ def contact_ref(contact_id: int) -> str:
 
 def question_ref(question_id: int) -> str:
     return f"v1:q:{question_id}"
+
+
+def person_ref(person_id: int) -> str:
+    return f"v1:p:{person_id}"
 
 
 def decode(value: object, kind: str) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -19,7 +20,7 @@ from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
 from handoff_bot.platforms.slack import blocks
 from handoff_bot.platforms.slack.actions import CARD_EVENT, DM_EVENT, LINE_EVENT, ActionId, question_ref
 from handoff_bot.platforms.slack.client import SlackClient
-from handoff_bot.services import effects, privacy, reminders
+from handoff_bot.services import effects, privacy, reach, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
 from handoff_bot.services.views import ContactDetails, contact_details, day_summary
 from handoff_bot.storage.chat_messages import CARD, CHANNEL_POST, DM, THREAD_LINE, ChatMessages, MessageRef
@@ -44,8 +45,10 @@ class SlackDelivery:
         hours: OfficeHours | None = None,
         onduty: str = "",
         minimal: bool = False,
+        platforms: Sequence[str] = (PLATFORM,),
     ) -> None:
         self.client, self.uow, self.messages = client, uow, messages
+        self.platforms = tuple(platforms)  # configured chat platforms: who DMs whom (services.reach)
         self.catalogue, self.builder, self.channel = (
             catalogue,
             CardBuilder(catalogue, tz, hours, minimal=minimal),
@@ -86,7 +89,7 @@ class SlackDelivery:
             line = self.builder.owner_note(details)
             return await self._thread_line(card, line, None, message) if line else None
         if kind == effects.DM_QUESTION:
-            return await self._dm_question(details, int(message.payload["question_id"]))
+            return await self._dm_question(details, int(message.payload["question_id"]), message)
         if kind == effects.DM_QUESTION_CLOSED:
             await self._refresh_question_dms(details, int(message.payload["question_id"]))
             return None
@@ -144,18 +147,23 @@ class SlackDelivery:
             )
         )
 
+    def _delivers_dm(self, person: Person | None, via: str | None) -> bool:
+        return reach.delivers_dm(person, PLATFORM, via=via, platforms=self.platforms)
+
     async def _dm_channel(self, slack_user: str) -> str:
         data = await self.client.call("conversations.open", users=slack_user)
         return str(data["channel"]["id"])
 
-    async def _dm_question(self, details: ContactDetails, question_id: int) -> Completion | None:
+    async def _dm_question(
+        self, details: ContactDetails, question_id: int, message: OutboxMessage
+    ) -> Completion | None:
         question = next((q for q in details.questions if q.id == question_id), None)
         colleague = details.person(question.colleague_id) if question else None
         if question is None or colleague is None:
             return None
-        slack_user = colleague.identities.get(PLATFORM)
-        if slack_user is None:
-            return None  # the colleague is not on Slack; their platform's delivery reaches them
+        if not self._delivers_dm(colleague, _via(_event(details, message.payload.get("event_id")))):
+            return None  # the rule sends this DM on the colleague's other platform
+        slack_user = colleague.identities[PLATFORM]
         if await self.messages.for_question(PLATFORM, question_id):
             return None
         channel = await self._dm_channel(slack_user)
@@ -188,7 +196,7 @@ class SlackDelivery:
     ) -> Completion | None:
         event = _event(details, message.payload["event_id"])
         target = details.person(event.data.get("to")) if event else None
-        if event is None or target is None or PLATFORM not in target.identities:
+        if event is None or target is None or not self._delivers_dm(target, _via(event)):
             return None
         channel = await self._dm_channel(target.identities[PLATFORM])
         line = self.builder.transfer_note(details, event)
@@ -215,9 +223,15 @@ class SlackDelivery:
         question_id: int | None = None,
         thread_ts: str | None = None,
         channel: str | None = None,
+        via: str | None = None,
     ) -> Completion | None:
-        """A DM to a person on Slack; people who are not on Slack are reached on their own platform."""
+        """A DM to a person on Slack; people the rule reaches elsewhere get it on their own platform.
+
+        With `channel` (an existing DM of ours) the person was reached here before: stay there.
+        """
         if person is None or PLATFORM not in person.identities:
+            return None
+        if channel is None and not self._delivers_dm(person, via):
             return None
         channel = channel or await self._dm_channel(person.identities[PLATFORM])
         extra = {"thread_ts": thread_ts} if thread_ts else {}
@@ -274,6 +288,7 @@ class SlackDelivery:
             [*section, button],
             contact_id=details.contact.id,
             question_id=question_id,
+            via=_asked_via(details, question_id),
         )
 
     async def _callback_soon(
@@ -284,10 +299,13 @@ class SlackDelivery:
         if event is None or line is None:
             return None
         claimant = details.person(details.contact.claimed_by)
-        if claimant is not None and PLATFORM in claimant.identities:
+        if self._delivers_dm(claimant, None):
             fallback, section = self._section(line)
             return await self._dm(claimant, fallback, section, contact_id=details.contact.id)
-        # Nobody (on Slack) has it: say it in the thread, where whoever is on duty sees it.
+        elsewhere = claimant and reach.dm_platform(claimant.identities, via=None, platforms=self.platforms)
+        if elsewhere:
+            return None  # the claimant's own platform tells them
+        # Nobody (on any chat) has it: say it in the thread, where whoever is on duty sees it.
         return await self._thread_line(card, line, event.id, message)
 
     async def _digest(self, message: OutboxMessage) -> Completion | None:
@@ -381,6 +399,16 @@ class SlackDelivery:
             unfurl_links=False,
         )
         return _record(MessageRef(PLATFORM, CHANNEL_POST, self.channel, str(data["ts"])))
+
+
+def _via(event: TimelineEvent | None) -> str | None:
+    via = event.data.get("via") if event else None
+    return via if isinstance(via, str) else None
+
+
+def _asked_via(details: ContactDetails, question_id: int) -> str | None:
+    asked = (e for e in details.timeline if e.data.get("question_id") == question_id and "via" in e.data)
+    return _via(next(asked, None))
 
 
 def _event(details: ContactDetails, event_id: object) -> TimelineEvent | None:

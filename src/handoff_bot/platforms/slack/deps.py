@@ -34,6 +34,7 @@ class SlackDeps:
     region: str
     reminders: ReminderPolicy | None = None
     minimal: bool = False
+    platforms: tuple[str, ...] = ("slack",)  # the configured chat platforms (who can be asked)
 
     @property
     def builder(self) -> CardBuilder:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from handoff_bot.domain.contacts import Channel
@@ -11,6 +12,9 @@ from handoff_bot.platforms.slack.blocks import trim
 
 View = dict[str, Any]
 INPUT_MAX = 3000
+OPTIONS_MAX = 100  # Slack's limit on a static_select's options
+# Colleagues the users_select cannot list (only on Teams): (opaque person value, name).
+Others = Sequence[tuple[str, str]]
 
 
 def _text(text: str, limit: int = 75) -> dict[str, Any]:
@@ -59,7 +63,30 @@ def _text_input(
     return element
 
 
-def ask_modal(c: Catalogue, contact_header: str, ref: str, initial_question: str | None = None) -> View:
+def _colleague_pickers(label: str, c: Catalogue, others: Others) -> list[dict[str, Any]]:
+    """Slack's own user picker, plus (when there are any) the colleagues who are only on Teams."""
+    if not others:
+        return [_input("colleague", label, {"type": "users_select"})]
+    options = [{"text": _text(name), "value": value} for value, name in others[:OPTIONS_MAX]]
+    return [
+        _input("colleague", label, {"type": "users_select"}, optional=True),
+        _input(
+            "colleague_other",
+            c.t("modal.colleague_other"),
+            {"type": "static_select", "options": options},
+            optional=True,
+            hint=c.t("modal.colleague_other.hint"),
+        ),
+    ]
+
+
+def ask_modal(
+    c: Catalogue,
+    contact_header: str,
+    ref: str,
+    initial_question: str | None = None,
+    others: Others = (),
+) -> View:
     return _modal(
         ViewId.ASK,
         c.t("modal.ask.title"),
@@ -67,14 +94,14 @@ def ask_modal(c: Catalogue, contact_header: str, ref: str, initial_question: str
         c.t("modal.cancel"),
         [
             _context(contact_header),
-            _input("colleague", c.t("modal.ask.colleague"), {"type": "users_select"}),
+            *_colleague_pickers(c.t("modal.ask.colleague"), c, others),
             _input("question", c.t("modal.ask.question"), _text_input(True, initial_question)),
         ],
         ref,
     )
 
 
-def transfer_modal(c: Catalogue, contact_header: str, ref: str) -> View:
+def transfer_modal(c: Catalogue, contact_header: str, ref: str, others: Others = ()) -> View:
     return _modal(
         ViewId.TRANSFER,
         c.t("modal.transfer.title"),
@@ -82,7 +109,7 @@ def transfer_modal(c: Catalogue, contact_header: str, ref: str) -> View:
         c.t("modal.cancel"),
         [
             _context(contact_header),
-            _input("colleague", c.t("modal.transfer.colleague"), {"type": "users_select"}),
+            *_colleague_pickers(c.t("modal.transfer.colleague"), c, others),
             _input(
                 "note",
                 c.t("modal.transfer.note"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
-from handoff_bot.domain.errors import InvalidIdentity
+from handoff_bot.domain.errors import InvalidIdentity, NotFound
 from handoff_bot.domain.people import Person
+from handoff_bot.platforms.slack.actions import decode, person_ref
 from handoff_bot.platforms.slack.client import SlackClient
 from handoff_bot.services.commands import EnsurePerson
 from handoff_bot.services.people import ensure_person
@@ -18,6 +20,32 @@ PLATFORM = "slack"
 class SlackPeople:
     def __init__(self, client: SlackClient, uow: UnitOfWorkFactory) -> None:
         self.client, self.uow = client, uow
+
+    async def elsewhere(self, platforms: Sequence[str]) -> list[tuple[str, str]]:
+        """(opaque value, name) of the people Slack's user picker cannot offer: only on another platform."""
+        others = [p for p in platforms if p != PLATFORM]
+        if not others:
+            return []
+        async with self.uow() as tx:
+            people = await tx.people.all()
+        return [
+            (person_ref(p.id), p.display_name)
+            for p in people
+            if p.id is not None and PLATFORM not in p.identities and any(p.identities.get(o) for o in others)
+        ]
+
+    async def chosen(self, slack_user: object, other: object) -> Person | None:
+        """The colleague picked in a form: a Slack user, or a person value from `elsewhere`."""
+        if isinstance(slack_user, str) and slack_user:
+            return await self.person(slack_user)
+        person_id = decode(other, "p")
+        if person_id is None:
+            return None
+        async with self.uow() as tx:
+            try:
+                return await tx.people.get(person_id)
+            except NotFound:
+                return None
 
     async def person(self, user_id: str) -> Person:
         """The Person behind a Slack user id; asks Slack (users.info) only the first time."""

@@ -44,6 +44,7 @@ async def slack_runtime(
     """Listeners (bolt) and delivery (outbox handler) over one Web API session; Socket Mode if asked."""
     assert settings.slack_bot_token is not None and settings.slack_contacts_channel is not None
     catalogue = Catalogue(settings.language)
+    platforms = tuple(name for name, why_not in settings.platform_status().items() if why_not is None)
     # One HTTP session for every Web API call (slack_sdk would otherwise open one per request).
     async with aiohttp.ClientSession() as http:
         web = slack_app.web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, http)
@@ -61,6 +62,7 @@ async def slack_runtime(
             region=settings.phone_region,
             reminders=reminders,
             minimal=settings.card_detail == "minimal",
+            platforms=platforms,
         )
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         bolt = slack_app.build_bolt(
@@ -76,6 +78,7 @@ async def slack_runtime(
             hours=reminders.hours,
             onduty=settings.slack_onduty_mention,
             minimal=settings.card_detail == "minimal",
+            platforms=platforms,
         )
         socket = None
         if socket_mode and settings.slack_app_token is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -26,10 +26,10 @@ from handoff_bot.i18n.catalogue import Catalogue, format_datetime
 from handoff_bot.outbox.errors import PermanentFailure, RetryLater
 from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
 from handoff_bot.platforms.teams import cards, text
-from handoff_bot.platforms.teams.actions import Verb, dialog_data
+from handoff_bot.platforms.teams.actions import Verb, dialog_data, question_ref
 from handoff_bot.platforms.teams.client import Posted, TeamsClient, activity_of
 from handoff_bot.platforms.teams.refs import THREAD_MARK
-from handoff_bot.services import effects, privacy, reminders
+from handoff_bot.services import effects, privacy, reach, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
 from handoff_bot.services.views import ContactDetails, contact_details, day_summary
 from handoff_bot.storage.chat_messages import CARD, CHANNEL_POST, DM, THREAD_LINE, ChatMessages, MessageRef
@@ -68,8 +68,10 @@ class TeamsDelivery:
         hours: OfficeHours | None = None,
         minimal: bool = False,
         onduty: text.OnDutyMention | None = None,
+        platforms: Sequence[str] = (PLATFORM,),
     ) -> None:
         self.client, self.uow, self.messages, self.conversations = client, uow, messages, conversations
+        self.platforms = tuple(platforms)  # configured chat platforms: who DMs whom (services.reach)
         self.catalogue, self.tz, self.configured_channel, self.onduty = catalogue, tz, channel, onduty
         self.builder = CardBuilder(catalogue, tz, hours, minimal=minimal)
         self._posted: OrderedDict[int, MessageRef] = OrderedDict()
@@ -221,6 +223,9 @@ class TeamsDelivery:
 
     # ------------------------------------------------------------ 1:1 chats
 
+    def _delivers_dm(self, person: Person | None, via: str | None) -> bool:
+        return reach.delivers_dm(person, PLATFORM, via=via, platforms=self.platforms)
+
     async def _chat(self, person: Person | None) -> TeamsConversation | None:
         """The 1:1 chat with a person on Teams; people not on Teams are reached on their own platform."""
         identity = person.identities.get(PLATFORM) if person is not None else None
@@ -273,8 +278,10 @@ class TeamsDelivery:
     ) -> Completion | None:
         question = next((q for q in details.questions if q.id == question_id), None)
         colleague = details.person(question.colleague_id) if question else None
-        if question is None or colleague is None or PLATFORM not in colleague.identities:
-            return None  # not on Teams: their platform's delivery reaches them
+        if question is None or colleague is None:
+            return None
+        if not self._delivers_dm(colleague, _via(_event(details, message.payload.get("event_id")))):
+            return None  # the rule sends this DM on the colleague's other platform
         if await self.messages.for_question(PLATFORM, question_id):
             return None
         activity = self._question_activity(details, question)
@@ -295,7 +302,7 @@ class TeamsDelivery:
     async def _dm_transfer(self, details: ContactDetails, message: OutboxMessage) -> Completion | None:
         event = _event(details, message.payload["event_id"])
         target = details.person(event.data.get("to")) if event else None
-        if event is None or target is None or PLATFORM not in target.identities:
+        if event is None or target is None or not self._delivers_dm(target, _via(event)):
             return None
         line = self.builder.transfer_note(details, event)
         view = self.builder.card(details, private=True)
@@ -326,13 +333,16 @@ class TeamsDelivery:
         question = next((q for q in details.questions if q.id == question_id), None)
         if question is None or question.status is not QuestionStatus.OPEN:
             return None
+        if not self._delivers_dm(details.person(question.asker_id), _asked_via(details, question_id)):
+            return None
         assert details.contact.id is not None
         mentions = text.Mentions()
         line = self.builder.nudge_asker(details, question)
         ask_again = {
             "type": "Action.Submit",
             "title": text.trim(self.catalogue.t("action.ask_again"), 60),
-            "data": dialog_data(Verb.CONTACT_ASK, details.contact.id),
+            # `again` (a question ref) lets the ask dialog refill the question for its asker.
+            "data": {**dialog_data(Verb.CONTACT_ASK, details.contact.id), "again": question_ref(question_id)},
             "style": "positive",
         }
         content = cards.with_mentions(
@@ -359,11 +369,13 @@ class TeamsDelivery:
         if event is None or line is None:
             return None
         claimant = details.person(details.contact.claimed_by)
-        if claimant is not None and PLATFORM in claimant.identities:
+        if self._delivers_dm(claimant, None):
             return await self._dm(
                 message, claimant, activity_of(text.message(line)), contact_id=details.contact.id
             )
-        # Nobody (on Teams) has it: say it in the thread, where whoever is on duty sees it.
+        if claimant and reach.dm_platform(claimant.identities, via=None, platforms=self.platforms):
+            return None  # the claimant's own platform tells them
+        # Nobody (on any chat) has it: say it in the thread, where whoever is on duty sees it.
         return await self._thread_line(card, line, message)
 
     # ------------------------------------------------------------ channel-wide posts
@@ -456,6 +468,16 @@ class TeamsDelivery:
                     ref.message_id,
                     details.contact.id,
                 )
+
+
+def _via(event: TimelineEvent | None) -> str | None:
+    via = event.data.get("via") if event else None
+    return via if isinstance(via, str) else None
+
+
+def _asked_via(details: ContactDetails, question_id: int) -> str | None:
+    asked = (e for e in details.timeline if e.data.get("question_id") == question_id and "via" in e.data)
+    return _via(next(asked, None))
 
 
 def _event(details: ContactDetails, event_id: object) -> TimelineEvent | None:

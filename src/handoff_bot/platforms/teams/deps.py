@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
 
 from handoff_bot.domain.errors import DomainError
 from handoff_bot.i18n.catalogue import Catalogue
@@ -30,6 +31,11 @@ class TeamsDeps:
     region: str = "NL"
     reminders: ReminderPolicy | None = None
     minimal: bool = False
+    # teams-flows: the configured chat platforms (who can be asked) and the Graph ports of the flows.
+    platforms: tuple[str, ...] = ("teams",)
+    presence: Any = None  # listeners.flow.PresenceSource
+    owners: Any = None  # listeners.flow.TeamOwners
+    directory: Any = None  # people.Directory (Graph users by id)
 
     @property
     def builder(self) -> CardBuilder:

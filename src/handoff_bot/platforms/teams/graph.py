@@ -134,6 +134,20 @@ class GraphClient:
         users = [_user(u) for u in body.get("value") or [] if isinstance(u, dict) and u.get("id")]
         return users[0] if users else None
 
+    async def user_by_id(self, aad_object_id: str) -> GraphUser | None:
+        """The directory user with this Entra object id (e.g. picked in the people picker), or None."""
+        if not _GUID.match(aad_object_id):
+            return None
+        try:
+            body = await self._request(
+                "GET", f"/users/{aad_object_id}", params={"$select": "id,displayName,mail,userPrincipalName"}
+            )
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _user(body) if body.get("id") else None
+
     async def presences(self, aad_object_ids: Sequence[str]) -> dict[str, Presence]:
         """Presence by Entra object id; ids Graph does not know are left out."""
         unique = list(dict.fromkeys(i for i in aad_object_ids if i))

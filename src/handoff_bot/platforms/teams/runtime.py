@@ -16,6 +16,7 @@ from handoff_bot.platforms.teams.bot import HandoffBot, TeamsRouter
 from handoff_bot.platforms.teams.client import Pacer, TeamsClient
 from handoff_bot.platforms.teams.delivery import TeamsDelivery
 from handoff_bot.platforms.teams.deps import TeamsDeps
+from handoff_bot.platforms.teams.graph import graph_from_settings
 from handoff_bot.services.ports import Clock
 from handoff_bot.services.reminders import ReminderPolicy
 from handoff_bot.storage.chat_messages import ChatMessages
@@ -66,6 +67,7 @@ async def teams_runtime(
         region=settings.phone_region,
         reminders=reminders,
         minimal=settings.card_detail == "minimal",
+        platforms=tuple(name for name, why_not in settings.platform_status().items() if why_not is None),
     )
     router = TeamsRouter()
     listeners.register_all(router, deps)
@@ -86,5 +88,9 @@ async def teams_runtime(
         settings.teams_contacts_channel,
         hours=reminders.hours if reminders is not None else None,
         minimal=deps.minimal,
+        platforms=deps.platforms,
     )
-    yield TeamsRuntime(adapter, bot, client, deps, credentials, delivery)
+    # teams-flows: Graph (presence in the ask dialog, team owners for "use this channel"), when allowed.
+    async with graph_from_settings(settings) as graph:
+        deps.presence = deps.owners = deps.directory = graph
+        yield TeamsRuntime(adapter, bot, client, deps, credentials, delivery)

@@ -86,52 +86,70 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         header = deps.builder.header(details)
         ref = contact_ref(contact_id)
-        view = {
-            ActionId.CONTACT_ASK: modals.ask_modal,
-            ActionId.CONTACT_TRANSFER: modals.transfer_modal,
-            ActionId.CONTACT_RESOLVE: modals.resolve_modal,
-        }[ActionId(action_id)](deps.catalogue, header, ref)
+        action = ActionId(action_id)
+        if action is ActionId.CONTACT_RESOLVE:
+            view = modals.resolve_modal(deps.catalogue, header, ref)
+        else:
+            others = await deps.people.elsewhere(deps.platforms)
+            opener = modals.ask_modal if action is ActionId.CONTACT_ASK else modals.transfer_modal
+            view = opener(deps.catalogue, header, ref, others=others)
         await deps.client.call("views.open", trigger_id=body["trigger_id"], view=view)
 
     async def handle_ask_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         contact_id = decode(view.get("private_metadata"), "c")
         got = modals.values(view)
         question = (got.get("question") or "").strip()
-        if contact_id is None or not got.get("colleague") or not question:
+        if contact_id is None or not question:
             await ack(response_action="errors", errors={"question": deps.catalogue.t("modal.required")})
             return
+        refused = _pick_refusal(deps, got)
+        if refused:
+            await ack(response_action="errors", errors=refused)
+            return
         asker = await deps.people.person(body["user"]["id"])
-        colleague = await deps.people.person(str(got["colleague"]))
+        colleague = await deps.people.chosen(got.get("colleague"), got.get("colleague_other"))
+        if colleague is None:
+            await ack(response_action="errors", errors=_field_error(got, deps.catalogue.t("modal.required")))
+            return
         assert asker.id is not None and colleague.id is not None
         try:
             await ask_question(
-                AskQuestion(contact_id, asker.id, colleague.id, question),
+                AskQuestion(contact_id, asker.id, colleague.id, question, via="slack"),
                 uow=deps.uow,
                 clock=deps.clock,
                 reminders=deps.reminders,
+                platforms=deps.platforms,
             )
         except DomainError as error:
-            await ack(response_action="errors", errors={"colleague": await deps.explain(error)})
+            await ack(response_action="errors", errors=_field_error(got, await deps.explain(error)))
             return
         await ack()
 
     async def handle_transfer_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         contact_id = decode(view.get("private_metadata"), "c")
         got = modals.values(view)
-        if contact_id is None or not got.get("colleague"):
-            await ack(response_action="errors", errors={"colleague": deps.catalogue.t("modal.required")})
+        if contact_id is None:
+            await ack()  # not a value we produced: nothing to transfer
+            return
+        refused = _pick_refusal(deps, got)
+        if refused:
+            await ack(response_action="errors", errors=refused)
             return
         person = await deps.people.person(body["user"]["id"])
-        target = await deps.people.person(str(got["colleague"]))
+        target = await deps.people.chosen(got.get("colleague"), got.get("colleague_other"))
+        if target is None:
+            await ack(response_action="errors", errors=_field_error(got, deps.catalogue.t("modal.required")))
+            return
         assert person.id is not None and target.id is not None
         try:
             await transfer_contact(
-                TransferContact(contact_id, person.id, target.id, got.get("note") or ""),
+                TransferContact(contact_id, person.id, target.id, got.get("note") or "", via="slack"),
                 uow=deps.uow,
                 clock=deps.clock,
+                platforms=deps.platforms,
             )
         except DomainError as error:
-            await ack(response_action="errors", errors={"colleague": await deps.explain(error)})
+            await ack(response_action="errors", errors=_field_error(got, await deps.explain(error)))
             return
         await ack()
 
@@ -161,6 +179,21 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     app.view(ViewId.ASK.value)(handle_ask_submit)
     app.view(ViewId.TRANSFER.value)(handle_transfer_submit)
     app.view(ViewId.RESOLVE.value)(handle_resolve_submit)
+
+
+def _pick_refusal(deps: SlackDeps, got: dict[str, Any]) -> dict[str, str] | None:
+    """Exactly one colleague: from Slack's picker or from the people only on Teams."""
+    slack_user, other = got.get("colleague"), got.get("colleague_other")
+    if slack_user and other:
+        return {"colleague_other": deps.catalogue.t("modal.colleague_one")}
+    if not slack_user and not other:
+        return {"colleague": deps.catalogue.t("modal.required")}
+    return None
+
+
+def _field_error(got: dict[str, Any], text: str) -> dict[str, str]:
+    """Errors show under the picker that was used."""
+    return {"colleague_other" if got.get("colleague_other") else "colleague": text}
 
 
 async def _direct(deps: SlackDeps, body: dict[str, Any], change: Any) -> int | None:

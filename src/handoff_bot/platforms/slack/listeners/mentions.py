@@ -39,10 +39,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         assert asker.id is not None and colleague.id is not None
         try:
             await ask_question(
-                AskQuestion(contact_id, asker.id, colleague.id, match.group(2).strip()),
+                AskQuestion(contact_id, asker.id, colleague.id, match.group(2).strip(), via="slack"),
                 uow=deps.uow,
                 clock=deps.clock,
                 reminders=deps.reminders,
+                platforms=deps.platforms,
             )
         except DomainError as error:
             await deps.ephemeral(channel, user, await deps.explain(error))

@@ -89,6 +89,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             deps.builder.header(details),
             contact_ref(question.contact_id),
             initial_question=question.text,
+            others=await deps.people.elsewhere(deps.platforms),
         )
         await deps.client.call("views.open", trigger_id=body["trigger_id"], view=view)
 
