@@ -357,6 +357,8 @@ class SlackDelivery:
         }
         card = blocks.card_message(self.builder.card(details), "")
         for ref in await self.messages.for_contact(details.contact.id):
+            if ref.platform != PLATFORM:
+                continue  # Teams copies are edited by Teams' own delivery; Slack would refuse their ids
             payload = card if ref.role == CARD else text_only
             try:
                 await self.client.call("chat.update", channel=ref.channel_id, ts=ref.message_id, **payload)
