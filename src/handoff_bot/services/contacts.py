@@ -84,9 +84,15 @@ async def receive_contact(
     received_at = cmd.received_at or clock.now()
     external_id = clean_text(cmd.external_id, single_line=True) or None if cmd.external_id else None
 
+    tries = 0
+
     async def attempt() -> Received:
+        nonlocal tries
+        tries += 1
         async with uow() as tx:
-            if external_id:
+            # The unique key (source, external_id) is the guard: a repeat fails the insert below and the
+            # retry finds the stored contact. So the first try skips the look-up (repeats are rare).
+            if external_id and tries > 1:
                 existing = await tx.contacts.by_external_id(cmd.source, external_id)
                 if existing is not None:
                     return Received(existing, created=False)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,7 @@ from handoff_bot.domain.events import EventKind, TimelineEvent
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
 from handoff_bot.storage.models import (
+    Base,
     ContactRow,
     CustomerIdentityRow,
     CustomerRow,
@@ -39,19 +42,105 @@ async def flush(session: AsyncSession, entity: str, key: object) -> None:
         raise ConcurrentUpdate(entity=entity, key=key) from exc
 
 
+_CUSTOMERS = Base.metadata.tables["customers"]
+_IDENTITIES = Base.metadata.tables["customer_identities"]
+_CONTACTS = Base.metadata.tables["contacts"]
+_TIMELINE = Base.metadata.tables["timeline_events"]
+
+# Statements on the intake path are built once: building and keying a statement costs more than running it.
+_MATCHING = (
+    select(
+        _CUSTOMERS.c.id,
+        _CUSTOMERS.c.name,
+        _CUSTOMERS.c.company,
+        _CUSTOMERS.c.owner_id,
+        _CUSTOMERS.c.erased_at,
+        _IDENTITIES.c.kind,
+        _IDENTITIES.c.value,
+    )
+    .join(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
+    .where(
+        _CUSTOMERS.c.id.in_(
+            select(_IDENTITIES.c.customer_id).where(
+                tuple_(_IDENTITIES.c.kind, _IDENTITIES.c.value).in_(bindparam("wanted", expanding=True))
+            )
+        )
+    )
+    .order_by(_CUSTOMERS.c.id)
+)
+_ADD_CUSTOMER = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
+_ADD_IDENTITY = insert(_IDENTITIES)
+_ADD_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
+_ADD_EVENT = insert(_TIMELINE).returning(_TIMELINE.c.id)
+_BY_EXTERNAL_ID = select(_CONTACTS).where(
+    _CONTACTS.c.source == bindparam("source"), _CONTACTS.c.external_id == bindparam("external_id")
+)
+_CONTACT_BY_ID = select(_CONTACTS).where(_CONTACTS.c.id == bindparam("id"))
+_SAVE_CONTACT = (
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("row_id"), _CONTACTS.c.version == bindparam("read_version"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "status",
+                "claimed_by",
+                "claimed_at",
+                "resolved_by",
+                "resolved_at",
+                "outcome",
+                "callback_before",
+                "redacted_at",
+                "subject",
+                "body",
+                "version",
+            )
+        }
+    )
+)
+
+
+async def _insert(session: AsyncSession, statement: Any, values: Any, entity: str, key: object) -> Any:
+    """Run an insert, turning a unique-key collision with a concurrent writer into ConcurrentUpdate."""
+    try:
+        return await session.execute(statement, values)
+    except IntegrityError as exc:
+        raise ConcurrentUpdate(entity=entity, key=key) from exc
+
+
+@dataclass
+class _Loaded:
+    """A customer as read in this unit of work, so `save` writes only what changed."""
+
+    fields: tuple[str | None, str | None, int | None, datetime | None]
+    identities: set[Identity]
+
+
 class SqlCustomers:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+        self._loaded: dict[int, _Loaded] = {}
+
+    def _remember(self, customer: Customer) -> Customer:
+        assert customer.id is not None
+        fields = (customer.name, customer.company, customer.owner_id, customer.erased_at)
+        self._loaded[customer.id] = _Loaded(fields, set(customer.identities))
+        return customer
 
     async def _load(self, rows: Sequence[CustomerRow]) -> list[Customer]:
         ids = [r.id for r in rows]
+        if not ids:
+            return []
         idents = (
             await self.s.scalars(select(CustomerIdentityRow).where(CustomerIdentityRow.customer_id.in_(ids)))
         ).all()
         by_customer: dict[int, set[Identity]] = {i: set() for i in ids}
         for row in idents:
             by_customer[row.customer_id].add(Identity(IdentityKind(row.kind), row.value))
-        return [Customer(r.id, r.name, r.company, r.owner_id, by_customer[r.id], r.erased_at) for r in rows]
+        return [
+            self._remember(Customer(r.id, r.name, r.company, r.owner_id, by_customer[r.id], r.erased_at))
+            for r in rows
+        ]
 
     async def get(self, customer_id: int) -> Customer:
         row = await self.s.get(CustomerRow, customer_id)
@@ -60,61 +149,79 @@ class SqlCustomers:
         return (await self._load([row]))[0]
 
     async def find_by_identities(self, identities: Sequence[Identity]) -> list[Customer]:
+        """Every customer owning one of the identities, with all their identities: one query."""
         if not identities:
             return []
         wanted = [(i.kind.value, i.value) for i in identities]
-        ids = select(CustomerIdentityRow.customer_id).where(
-            tuple_(CustomerIdentityRow.kind, CustomerIdentityRow.value).in_(wanted)
-        )
-        rows = (
-            await self.s.scalars(select(CustomerRow).where(CustomerRow.id.in_(ids)).order_by(CustomerRow.id))
-        ).all()
-        return await self._load(rows)
+        found: dict[int, Customer] = {}
+        for row in await self.s.execute(_MATCHING, {"wanted": wanted}):
+            customer = found.get(row.id)
+            if customer is None:
+                customer = found[row.id] = Customer(
+                    row.id, row.name, row.company, row.owner_id, set(), row.erased_at
+                )
+            customer.identities.add(Identity(IdentityKind(row.kind), row.value))
+        return [self._remember(c) for c in found.values()]
 
     async def add(self, customer: Customer) -> Customer:
-        row = CustomerRow(
-            name=customer.name, company=customer.company, owner_id=customer.owner_id, created_at=_now()
+        values = {
+            "name": customer.name,
+            "company": customer.company,
+            "owner_id": customer.owner_id,
+            "erased_at": customer.erased_at,
+            "created_at": _now(),
+        }
+        customer.id = (await _insert(self.s, _ADD_CUSTOMER, values, "customer", None)).scalar_one()
+        self._loaded[customer.id] = _Loaded(
+            (customer.name, customer.company, customer.owner_id, customer.erased_at), set()
         )
-        self.s.add(row)
-        await flush(self.s, "customer", None)
-        customer.id = row.id
-        await self._add_identities(row.id, customer.identities)
+        await self._add_identities(customer.id, customer.identities)
         return customer
 
     async def save(self, customer: Customer) -> None:
         assert customer.id is not None
-        row = await self.s.get(CustomerRow, customer.id)
-        if row is None:
-            raise NotFound(entity="customer", key=customer.id)
-        row.name, row.company, row.owner_id = customer.name, customer.company, customer.owner_id
-        row.erased_at = customer.erased_at
-        existing = {
-            (r.kind, r.value): r
-            for r in (
-                await self.s.scalars(
-                    select(CustomerIdentityRow).where(CustomerIdentityRow.customer_id == customer.id)
+        loaded = self._loaded.get(customer.id)
+        if loaded is None:  # not read in this unit of work: read it now
+            await self.get(customer.id)
+            loaded = self._loaded[customer.id]
+        fields = (customer.name, customer.company, customer.owner_id, customer.erased_at)
+        if fields != loaded.fields:
+            result = await self.s.execute(
+                update(_CUSTOMERS)
+                .where(_CUSTOMERS.c.id == customer.id)
+                .values(
+                    name=customer.name,
+                    company=customer.company,
+                    owner_id=customer.owner_id,
+                    erased_at=customer.erased_at,
                 )
-            ).all()
-        }
-        await self._add_identities(
-            customer.id, {i for i in customer.identities if (i.kind.value, i.value) not in existing}
-        )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound(entity="customer", key=customer.id)
+            loaded.fields = fields
+        await self._add_identities(customer.id, customer.identities - loaded.identities)
 
     async def forget(self, customer_id: int) -> None:
         """Remove every identity of a customer (erasure, retention). `save` itself only ever adds."""
         await self.s.execute(
             delete(CustomerIdentityRow).where(CustomerIdentityRow.customer_id == customer_id)
         )
+        if customer_id in self._loaded:
+            self._loaded[customer_id].identities = set()
 
     async def _add_identities(self, customer_id: int, identities: set[Identity]) -> None:
-        for identity in sorted(identities, key=lambda i: (i.kind.value, i.value)):
-            self.s.add(
-                CustomerIdentityRow(customer_id=customer_id, kind=identity.kind.value, value=identity.value)
-            )
-        await flush(self.s, "customer_identity", customer_id)
+        if not identities:
+            return
+        rows = [
+            {"customer_id": customer_id, "kind": i.kind.value, "value": i.value}
+            for i in sorted(identities, key=lambda i: (i.kind.value, i.value))
+        ]
+        await _insert(self.s, _ADD_IDENTITY, rows, "customer_identity", customer_id)
+        self._loaded[customer_id].identities |= identities
 
 
-def _contact(row: ContactRow) -> Contact:
+def _contact(row: Any) -> Contact:
+    """A contact from its row: an ORM ContactRow or a Core row of the contacts table."""
     return Contact(
         id=row.id,
         customer_id=row.customer_id,
@@ -141,55 +248,53 @@ class SqlContacts:
         self.s = session
 
     async def get(self, contact_id: int) -> Contact:
-        row = await self.s.get(ContactRow, contact_id, populate_existing=True)
+        row = (await self.s.execute(_CONTACT_BY_ID, {"id": contact_id})).first()
         if row is None:
             raise NotFound(entity="contact", key=contact_id)
         return _contact(row)
 
     async def by_external_id(self, source: str, external_id: str) -> Contact | None:
-        row = await self.s.scalar(
-            select(ContactRow).where(ContactRow.source == source, ContactRow.external_id == external_id)
-        )
+        row = (await self.s.execute(_BY_EXTERNAL_ID, {"source": source, "external_id": external_id})).first()
         return _contact(row) if row else None
 
     async def add(self, contact: Contact) -> Contact:
-        row = ContactRow(
-            customer_id=contact.customer_id,
-            channel=contact.channel.value,
-            subject=contact.subject,
-            body=contact.body,
-            received_at=contact.received_at,
-            source=contact.source,
-            external_id=contact.external_id,
-            status=contact.status.value,
-            callback_before=contact.callback_before,
-            version=1,
-            created_at=_now(),
-        )
-        self.s.add(row)
-        await flush(self.s, "contact", (contact.source, contact.external_id))
-        contact.id, contact.version = row.id, row.version
+        values = {
+            "customer_id": contact.customer_id,
+            "channel": contact.channel.value,
+            "subject": contact.subject,
+            "body": contact.body,
+            "received_at": contact.received_at,
+            "source": contact.source,
+            "external_id": contact.external_id,
+            "status": contact.status.value,
+            "callback_before": contact.callback_before,
+            "version": 1,
+            "created_at": _now(),
+        }
+        key = (contact.source, contact.external_id)
+        contact.id = (await _insert(self.s, _ADD_CONTACT, values, "contact", key)).scalar_one()
+        contact.version = 1
         return contact
 
     async def save(self, contact: Contact) -> None:
         # The version check is the database-side guard: of concurrent writers only one matches.
         result = await self.s.execute(
-            update(ContactRow)
-            .where(ContactRow.id == contact.id, ContactRow.version == contact.version)
-            .values(
-                status=contact.status.value,
-                claimed_by=contact.claimed_by,
-                claimed_at=contact.claimed_at,
-                resolved_by=contact.resolved_by,
-                resolved_at=contact.resolved_at,
-                outcome=contact.outcome,
-                callback_before=contact.callback_before,
-                redacted_at=contact.redacted_at,
-                subject=contact.subject,
-                body=contact.body,
-                version=contact.version + 1,
-            )
-            .execution_options(synchronize_session=False)
+            _SAVE_CONTACT,
+            {
+                "row_id": contact.id,
+                "read_version": contact.version,
+                "status": contact.status.value,
+                "claimed_by": contact.claimed_by,
+                "claimed_at": contact.claimed_at,
+                "resolved_by": contact.resolved_by,
+                "resolved_at": contact.resolved_at,
+                "outcome": contact.outcome,
+                "callback_before": contact.callback_before,
+                "redacted_at": contact.redacted_at,
+                "subject": contact.subject,
+                "body": contact.body,
+                "version": contact.version + 1,
+            },
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrentUpdate(entity="contact", key=contact.id)
@@ -457,16 +562,17 @@ class SqlTimeline:
         self.appended: list[TimelineEvent] = []
 
     async def append(self, event: TimelineEvent) -> TimelineEvent:
-        row = TimelineRow(
-            contact_id=event.contact_id,
-            kind=event.kind.value,
-            actor_id=event.actor_id,
-            at=event.at,
-            data=event.data,
+        values = {
+            "contact_id": event.contact_id,
+            "kind": event.kind.value,
+            "actor_id": event.actor_id,
+            "at": event.at,
+            "data": event.data,
+        }
+        result = await _insert(self.s, _ADD_EVENT, values, "timeline_event", event.contact_id)
+        stored = TimelineEvent(
+            event.contact_id, event.kind, event.at, event.actor_id, event.data, result.scalar_one()
         )
-        self.s.add(row)
-        await flush(self.s, "timeline_event", event.contact_id)
-        stored = TimelineEvent(event.contact_id, event.kind, event.at, event.actor_id, event.data, row.id)
         self.appended.append(stored)
         return stored
 

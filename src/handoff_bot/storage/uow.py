@@ -56,6 +56,7 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         try:
+            await self.outbox.flush()
             await self.session.commit()
         except IntegrityError as exc:
             raise ConcurrentUpdate(entity="transaction", key=None) from exc
