@@ -47,27 +47,32 @@ _IDENTITIES = Base.metadata.tables["customer_identities"]
 _CONTACTS = Base.metadata.tables["contacts"]
 _TIMELINE = Base.metadata.tables["timeline_events"]
 
+
 # Statements on the intake path are built once: building and keying a statement costs more than running it.
-_MATCHING = (
-    select(
-        _CUSTOMERS.c.id,
-        _CUSTOMERS.c.name,
-        _CUSTOMERS.c.company,
-        _CUSTOMERS.c.owner_id,
-        _CUSTOMERS.c.erased_at,
-        _IDENTITIES.c.kind,
-        _IDENTITIES.c.value,
+def _matching(count: int) -> Any:
+    """Customers owning any of `count` identities, with all their identities (bound as k0, v0, k1, ...)."""
+    wanted = [tuple_(bindparam(f"k{n}"), bindparam(f"v{n}")) for n in range(count)]
+    owners = select(_IDENTITIES.c.customer_id).where(
+        tuple_(_IDENTITIES.c.kind, _IDENTITIES.c.value).in_(wanted)
     )
-    .join(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
-    .where(
-        _CUSTOMERS.c.id.in_(
-            select(_IDENTITIES.c.customer_id).where(
-                tuple_(_IDENTITIES.c.kind, _IDENTITIES.c.value).in_(bindparam("wanted", expanding=True))
-            )
+    return (
+        select(
+            _CUSTOMERS.c.id,
+            _CUSTOMERS.c.name,
+            _CUSTOMERS.c.company,
+            _CUSTOMERS.c.owner_id,
+            _CUSTOMERS.c.erased_at,
+            _IDENTITIES.c.kind,
+            _IDENTITIES.c.value,
         )
+        .join(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
+        .where(_CUSTOMERS.c.id.in_(owners))
+        .order_by(_CUSTOMERS.c.id)
     )
-    .order_by(_CUSTOMERS.c.id)
-)
+
+
+# An intake names at most an email, a phone and a handle; more (the CLI) builds its statement then.
+_MATCHING = {count: _matching(count) for count in (1, 2, 3)}
 _ADD_CUSTOMER = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
 _ADD_IDENTITY = insert(_IDENTITIES)
 _ADD_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
@@ -152,9 +157,12 @@ class SqlCustomers:
         """Every customer owning one of the identities, with all their identities: one query."""
         if not identities:
             return []
-        wanted = [(i.kind.value, i.value) for i in identities]
+        statement = _MATCHING[len(identities)] if len(identities) in _MATCHING else _matching(len(identities))
+        params = {}
+        for n, identity in enumerate(identities):
+            params[f"k{n}"], params[f"v{n}"] = identity.kind.value, identity.value
         found: dict[int, Customer] = {}
-        for row in await self.s.execute(_MATCHING, {"wanted": wanted}):
+        for row in await self.s.execute(statement, params):
             customer = found.get(row.id)
             if customer is None:
                 customer = found[row.id] = Customer(
@@ -388,6 +396,40 @@ class SqlContacts:
         return [_contact(r) for r in (await self.s.scalars(query)).all()]
 
 
+_PEOPLE = Base.metadata.tables["people"]
+_PERSON_IDENTITIES = Base.metadata.tables["person_identities"]
+# A person with their platform identities, in one query (clicks look people up on every request).
+_PERSON_COLUMNS = select(
+    _PEOPLE.c.id,
+    _PEOPLE.c.display_name,
+    _PEOPLE.c.email,
+    _PEOPLE.c.location,
+    _PERSON_IDENTITIES.c.platform,
+    _PERSON_IDENTITIES.c.user_id,
+).outerjoin(_PERSON_IDENTITIES, _PERSON_IDENTITIES.c.person_id == _PEOPLE.c.id)
+_PERSON_BY_ID = _PERSON_COLUMNS.where(_PEOPLE.c.id == bindparam("id"))
+_PEOPLE_BY_ID = _PERSON_COLUMNS.where(_PEOPLE.c.id.in_(bindparam("ids", expanding=True)))
+_PERSON_BY_IDENTITY = _PERSON_COLUMNS.where(
+    _PEOPLE.c.id.in_(
+        select(_PERSON_IDENTITIES.c.person_id).where(
+            _PERSON_IDENTITIES.c.platform == bindparam("platform"),
+            _PERSON_IDENTITIES.c.user_id == bindparam("user_id"),
+        )
+    )
+)
+
+
+def _people(rows: Any) -> dict[int, Person]:
+    found: dict[int, Person] = {}
+    for row in rows:
+        person = found.get(row.id)
+        if person is None:
+            person = found[row.id] = Person(row.id, row.display_name, row.email, row.location, {})
+        if row.platform is not None:
+            person.identities[row.platform] = row.user_id
+    return found
+
+
 class SqlPeople:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -403,28 +445,25 @@ class SqlPeople:
         return [Person(r.id, r.display_name, r.email, r.location, by_person[r.id]) for r in rows]
 
     async def get(self, person_id: int) -> Person:
-        row = await self.s.get(PersonRow, person_id)
-        if row is None:
+        found = _people(await self.s.execute(_PERSON_BY_ID, {"id": person_id}))
+        if person_id not in found:
             raise NotFound(entity="person", key=person_id)
-        return (await self._load([row]))[0]
+        return found[person_id]
 
     async def get_many(self, person_ids: Sequence[int]) -> dict[int, Person]:
         if not person_ids:
             return {}
-        rows = (await self.s.scalars(select(PersonRow).where(PersonRow.id.in_(person_ids)))).all()
-        return {p.id: p for p in await self._load(rows) if p.id is not None}
+        if len(person_ids) == 1:
+            return _people(await self.s.execute(_PERSON_BY_ID, {"id": person_ids[0]}))
+        return _people(await self.s.execute(_PEOPLE_BY_ID, {"ids": list(person_ids)}))
 
     async def by_email(self, email: str) -> Person | None:
         row = await self.s.scalar(select(PersonRow).where(PersonRow.email == email.lower()))
         return (await self._load([row]))[0] if row else None
 
     async def by_identity(self, platform: str, user_id: str) -> Person | None:
-        row = await self.s.scalar(
-            select(PersonRow)
-            .join(PersonIdentityRow)
-            .where(PersonIdentityRow.platform == platform, PersonIdentityRow.user_id == user_id)
-        )
-        return (await self._load([row]))[0] if row else None
+        found = _people(await self.s.execute(_PERSON_BY_IDENTITY, {"platform": platform, "user_id": user_id}))
+        return next(iter(found.values()), None)
 
     async def all(self) -> list[Person]:
         rows = (await self.s.scalars(select(PersonRow).order_by(PersonRow.display_name))).all()
