@@ -32,19 +32,26 @@ _ADD_ONCE = {
 class SqlOutboxWriter:
     """The use cases' side: one row per configured platform for fan-out effects.
 
-    Rows are kept until `flush` (called by the unit of work's commit) and written in one statement.
+    Rows are kept until `flush` (called by the unit of work's commit) and written in as few statements
+    as their order allows: one for plain rows, one for rows with a dedupe key, alternating as enqueued.
     """
 
     def __init__(self, session: AsyncSession, platforms: Sequence[str], clock: Clock) -> None:
         self.s, self.platforms, self.clock = session, tuple(platforms), clock
         self.added = 0
         self.due = 0
-        self._rows: list[dict[str, object]] = []
+        self._rows: list[tuple[bool, dict[str, object]]] = []  # (has a dedupe key, values)
+        self._dedupes: set[str] = set()
 
     async def flush(self) -> None:
         rows, self._rows = self._rows, []
-        if rows:
-            await self.s.execute(_ADD, rows)
+        dialect = self.s.get_bind().dialect.name
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end == len(rows) or rows[end][0] != rows[start][0]:
+                once = rows[start][0]
+                await self.s.execute(_ADD_ONCE[dialect] if once else _ADD, [v for _, v in rows[start:end]])
+                start = end
 
     async def enqueue(self, effect: Effect) -> None:
         now = self.clock.now()
@@ -62,12 +69,13 @@ class SqlOutboxWriter:
                 "created_at": now,
             }
             if effect.dedupe is None:
-                self._rows.append({**values, "dedupe_key": None})
+                self._rows.append((False, {**values, "dedupe_key": None}))
             else:
                 dedupe = f"{platform}:{effect.dedupe}" if platform else effect.dedupe
-                await self.flush()  # keep rows in the order they were enqueued
-                dialect = self.s.get_bind().dialect.name
-                await self.s.execute(_ADD_ONCE[dialect], {**values, "dedupe_key": dedupe})
+                # ON CONFLICT DO NOTHING keeps one row per key in the table; this, one per transaction.
+                if dedupe not in self._dedupes:
+                    self._dedupes.add(dedupe)
+                    self._rows.append((True, {**values, "dedupe_key": dedupe}))
             self.added += 1
             if effect.due_at is None or effect.due_at <= now:
                 self.due += 1

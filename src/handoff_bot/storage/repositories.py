@@ -49,9 +49,8 @@ _TIMELINE = Base.metadata.tables["timeline_events"]
 
 
 # Statements on the intake path are built once: building and keying a statement costs more than running it.
-def _matching(count: int) -> Any:
-    """Customers owning any of `count` identities, with all their identities (bound as k0, v0, k1, ...)."""
-    wanted = [tuple_(bindparam(f"k{n}"), bindparam(f"v{n}")) for n in range(count)]
+def _matching(wanted: Any) -> Any:
+    """Customers owning any of the `wanted` (kind, value) pairs, with all their identities."""
     owners = select(_IDENTITIES.c.customer_id).where(
         tuple_(_IDENTITIES.c.kind, _IDENTITIES.c.value).in_(wanted)
     )
@@ -71,12 +70,21 @@ def _matching(count: int) -> Any:
     )
 
 
-# An intake names at most an email, a phone and a handle; more (the CLI) builds its statement then.
-_MATCHING = {count: _matching(count) for count in (1, 2, 3)}
+# One intake names at most an email, a phone and a handle: those statements are bound plainly
+# (k0, v0, ...); intakes stored together and the CLI pass a list (an expanding IN).
+_MATCHING = {
+    count: _matching([tuple_(bindparam(f"k{n}"), bindparam(f"v{n}")) for n in range(count)])
+    for count in (1, 2, 3)
+}
+_MATCHING_ANY = _matching(bindparam("wanted", expanding=True))
 _ADD_CUSTOMER = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
 _ADD_IDENTITY = insert(_IDENTITIES)
 _ADD_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
 _ADD_EVENT = insert(_TIMELINE).returning(_TIMELINE.c.id)
+# Many rows in one statement; the ids come back in the order the rows were given.
+_ADD_CUSTOMERS = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id, sort_by_parameter_order=True)
+_ADD_CONTACTS = insert(_CONTACTS).returning(_CONTACTS.c.id, sort_by_parameter_order=True)
+_ADD_EVENTS = insert(_TIMELINE).returning(_TIMELINE.c.id, sort_by_parameter_order=True)
 _BY_EXTERNAL_ID = select(_CONTACTS).where(
     _CONTACTS.c.source == bindparam("source"), _CONTACTS.c.external_id == bindparam("external_id")
 )
@@ -157,10 +165,14 @@ class SqlCustomers:
         """Every customer owning one of the identities, with all their identities: one query."""
         if not identities:
             return []
-        statement = _MATCHING[len(identities)] if len(identities) in _MATCHING else _matching(len(identities))
-        params = {}
-        for n, identity in enumerate(identities):
-            params[f"k{n}"], params[f"v{n}"] = identity.kind.value, identity.value
+        params: dict[str, object] = {}
+        if len(identities) in _MATCHING:
+            statement = _MATCHING[len(identities)]
+            for n, identity in enumerate(identities):
+                params[f"k{n}"], params[f"v{n}"] = identity.kind.value, identity.value
+        else:
+            statement = _MATCHING_ANY
+            params = {"wanted": [(i.kind.value, i.value) for i in identities]}
         found: dict[int, Customer] = {}
         for row in await self.s.execute(statement, params):
             customer = found.get(row.id)
@@ -185,6 +197,33 @@ class SqlCustomers:
         )
         await self._add_identities(customer.id, customer.identities)
         return customer
+
+    async def add_many(self, customers: Sequence[Customer]) -> None:
+        """Store new customers and their identities: two statements however many there are."""
+        if not customers:
+            return
+        now = _now()
+        rows = [
+            {
+                "name": c.name,
+                "company": c.company,
+                "owner_id": c.owner_id,
+                "erased_at": c.erased_at,
+                "created_at": now,
+            }
+            for c in customers
+        ]
+        result = await _insert(self.s, _ADD_CUSTOMERS, rows, "customer", None)
+        for customer, customer_id in zip(customers, result.scalars().all(), strict=True):
+            customer.id = customer_id
+            self._remember(customer)
+        identities = [
+            {"customer_id": c.id, "kind": i.kind.value, "value": i.value}
+            for c in customers
+            for i in c.sorted_identities()
+        ]
+        if identities:
+            await _insert(self.s, _ADD_IDENTITY, identities, "customer_identity", None)
 
     async def save(self, customer: Customer) -> None:
         assert customer.id is not None
@@ -283,6 +322,32 @@ class SqlContacts:
         contact.id = (await _insert(self.s, _ADD_CONTACT, values, "contact", key)).scalar_one()
         contact.version = 1
         return contact
+
+    async def add_many(self, contacts: Sequence[Contact]) -> list[Contact]:
+        """Store new contacts in one statement; a repeated (source, external id) fails them all."""
+        if not contacts:
+            return []
+        now = _now()
+        rows = [
+            {
+                "customer_id": c.customer_id,
+                "channel": c.channel.value,
+                "subject": c.subject,
+                "body": c.body,
+                "received_at": c.received_at,
+                "source": c.source,
+                "external_id": c.external_id,
+                "status": c.status.value,
+                "callback_before": c.callback_before,
+                "version": 1,
+                "created_at": now,
+            }
+            for c in contacts
+        ]
+        result = await _insert(self.s, _ADD_CONTACTS, rows, "contact", None)
+        for contact, contact_id in zip(contacts, result.scalars().all(), strict=True):
+            contact.id, contact.version = contact_id, 1
+        return list(contacts)
 
     async def save(self, contact: Contact) -> None:
         # The version check is the database-side guard: of concurrent writers only one matches.
@@ -613,6 +678,27 @@ class SqlTimeline:
             event.contact_id, event.kind, event.at, event.actor_id, event.data, result.scalar_one()
         )
         self.appended.append(stored)
+        return stored
+
+    async def append_many(self, events: Sequence[TimelineEvent]) -> list[TimelineEvent]:
+        if not events:
+            return []
+        rows = [
+            {
+                "contact_id": e.contact_id,
+                "kind": e.kind.value,
+                "actor_id": e.actor_id,
+                "at": e.at,
+                "data": e.data,
+            }
+            for e in events
+        ]
+        result = await _insert(self.s, _ADD_EVENTS, rows, "timeline_event", None)
+        stored = [
+            TimelineEvent(e.contact_id, e.kind, e.at, e.actor_id, e.data, event_id)
+            for e, event_id in zip(events, result.scalars().all(), strict=True)
+        ]
+        self.appended.extend(stored)
         return stored
 
     async def for_contact(self, contact_id: int) -> list[TimelineEvent]:

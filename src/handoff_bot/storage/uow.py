@@ -69,6 +69,9 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """Builds units of work that share the engine's session factory and configuration."""
 
+    # Intakes arriving together are written in one transaction (services/batching.py).
+    group_commit = True
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
