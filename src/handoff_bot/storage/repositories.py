@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,34 +49,30 @@ _TIMELINE = Base.metadata.tables["timeline_events"]
 
 
 # Statements on the intake path are built once: building and keying a statement costs more than running it.
-def _matching(wanted: Any) -> Any:
-    """Customers owning any of the `wanted` (kind, value) pairs, with all their identities."""
-    owners = select(_IDENTITIES.c.customer_id).where(
-        tuple_(_IDENTITIES.c.kind, _IDENTITIES.c.value).in_(wanted)
+# Customers owning any of the given identities, with all their identities. `kind IN .. AND value IN ..`
+# rather than `(kind, value) IN (..)`: SQLite searches the unique (kind, value) index for the former
+# and scans the whole table for the latter. The extra pairs it admits are filtered out in Python.
+_MATCHING = (
+    select(
+        _CUSTOMERS.c.id,
+        _CUSTOMERS.c.name,
+        _CUSTOMERS.c.company,
+        _CUSTOMERS.c.owner_id,
+        _CUSTOMERS.c.erased_at,
+        _IDENTITIES.c.kind,
+        _IDENTITIES.c.value,
     )
-    return (
-        select(
-            _CUSTOMERS.c.id,
-            _CUSTOMERS.c.name,
-            _CUSTOMERS.c.company,
-            _CUSTOMERS.c.owner_id,
-            _CUSTOMERS.c.erased_at,
-            _IDENTITIES.c.kind,
-            _IDENTITIES.c.value,
+    .join(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
+    .where(
+        _CUSTOMERS.c.id.in_(
+            select(_IDENTITIES.c.customer_id).where(
+                _IDENTITIES.c.kind.in_(bindparam("kinds", expanding=True)),
+                _IDENTITIES.c.value.in_(bindparam("values", expanding=True)),
+            )
         )
-        .join(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
-        .where(_CUSTOMERS.c.id.in_(owners))
-        .order_by(_CUSTOMERS.c.id)
     )
-
-
-# One intake names at most an email, a phone and a handle: those statements are bound plainly
-# (k0, v0, ...); intakes stored together and the CLI pass a list (an expanding IN).
-_MATCHING = {
-    count: _matching([tuple_(bindparam(f"k{n}"), bindparam(f"v{n}")) for n in range(count)])
-    for count in (1, 2, 3)
-}
-_MATCHING_ANY = _matching(bindparam("wanted", expanding=True))
+    .order_by(_CUSTOMERS.c.id)
+)
 _ADD_CUSTOMER = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
 _ADD_IDENTITY = insert(_IDENTITIES)
 _ADD_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
@@ -165,23 +161,20 @@ class SqlCustomers:
         """Every customer owning one of the identities, with all their identities: one query."""
         if not identities:
             return []
-        params: dict[str, object] = {}
-        if len(identities) in _MATCHING:
-            statement = _MATCHING[len(identities)]
-            for n, identity in enumerate(identities):
-                params[f"k{n}"], params[f"v{n}"] = identity.kind.value, identity.value
-        else:
-            statement = _MATCHING_ANY
-            params = {"wanted": [(i.kind.value, i.value) for i in identities]}
+        wanted = set(identities)
+        params = {
+            "kinds": sorted({i.kind.value for i in wanted}),
+            "values": sorted({i.value for i in wanted}),
+        }
         found: dict[int, Customer] = {}
-        for row in await self.s.execute(statement, params):
+        for row in await self.s.execute(_MATCHING, params):
             customer = found.get(row.id)
             if customer is None:
                 customer = found[row.id] = Customer(
                     row.id, row.name, row.company, row.owner_id, set(), row.erased_at
                 )
             customer.identities.add(Identity(IdentityKind(row.kind), row.value))
-        return [self._remember(c) for c in found.values()]
+        return [self._remember(c) for c in found.values() if c.identities & wanted]
 
     async def add(self, customer: Customer) -> Customer:
         values = {
