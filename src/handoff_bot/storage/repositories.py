@@ -77,10 +77,30 @@ _ADD_CUSTOMER = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
 _ADD_IDENTITY = insert(_IDENTITIES)
 _ADD_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
 _ADD_EVENT = insert(_TIMELINE).returning(_TIMELINE.c.id)
-# Many rows in one statement; the ids come back in the order the rows were given.
-_ADD_CUSTOMERS = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id, sort_by_parameter_order=True)
-_ADD_CONTACTS = insert(_CONTACTS).returning(_CONTACTS.c.id, sort_by_parameter_order=True)
-_ADD_EVENTS = insert(_TIMELINE).returning(_TIMELINE.c.id, sort_by_parameter_order=True)
+
+
+async def _insert_many(
+    session: AsyncSession, table: Any, rows: list[dict[str, Any]], entity: str
+) -> list[int]:
+    """Insert rows in one statement and return their new ids, in the order the rows were given.
+
+    PostgreSQL returns them from one multi-row INSERT .. RETURNING. SQLite cannot promise that order,
+    so SQLAlchemy would send one INSERT per row; instead the ids are taken as SQLite itself would
+    assign them (the highest id plus one, and so on), which is safe because every transaction here
+    began with BEGIN IMMEDIATE: no other connection can insert until we commit.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        result = await _insert(session, statement, rows, entity, None)
+        return list(result.scalars().all())
+    highest = await session.scalar(select(func.max(table.c.id))) or 0
+    ids = list(range(highest + 1, highest + 1 + len(rows)))
+    await _insert(
+        session, insert(table), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)], entity, None
+    )
+    return ids
+
+
 _BY_EXTERNAL_ID = select(_CONTACTS).where(
     _CONTACTS.c.source == bindparam("source"), _CONTACTS.c.external_id == bindparam("external_id")
 )
@@ -206,8 +226,9 @@ class SqlCustomers:
             }
             for c in customers
         ]
-        result = await _insert(self.s, _ADD_CUSTOMERS, rows, "customer", None)
-        for customer, customer_id in zip(customers, result.scalars().all(), strict=True):
+        for customer, customer_id in zip(
+            customers, await _insert_many(self.s, _CUSTOMERS, rows, "customer"), strict=True
+        ):
             customer.id = customer_id
             self._remember(customer)
         identities = [
@@ -337,8 +358,9 @@ class SqlContacts:
             }
             for c in contacts
         ]
-        result = await _insert(self.s, _ADD_CONTACTS, rows, "contact", None)
-        for contact, contact_id in zip(contacts, result.scalars().all(), strict=True):
+        for contact, contact_id in zip(
+            contacts, await _insert_many(self.s, _CONTACTS, rows, "contact"), strict=True
+        ):
             contact.id, contact.version = contact_id, 1
         return list(contacts)
 
@@ -686,10 +708,10 @@ class SqlTimeline:
             }
             for e in events
         ]
-        result = await _insert(self.s, _ADD_EVENTS, rows, "timeline_event", None)
+        ids = await _insert_many(self.s, _TIMELINE, rows, "timeline_event")
         stored = [
             TimelineEvent(e.contact_id, e.kind, e.at, e.actor_id, e.data, event_id)
-            for e, event_id in zip(events, result.scalars().all(), strict=True)
+            for e, event_id in zip(events, ids, strict=True)
         ]
         self.appended.extend(stored)
         return stored
