@@ -101,6 +101,38 @@ async def _insert_many(
     return ids
 
 
+_QUESTIONS = Base.metadata.tables["questions"]
+# The card's read model, built once (every card delivery runs these).
+_CUSTOMER_BY_ID = (
+    select(
+        _CUSTOMERS.c.id,
+        _CUSTOMERS.c.name,
+        _CUSTOMERS.c.company,
+        _CUSTOMERS.c.owner_id,
+        _CUSTOMERS.c.erased_at,
+        _IDENTITIES.c.kind,
+        _IDENTITIES.c.value,
+    )
+    .outerjoin(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
+    .where(_CUSTOMERS.c.id == bindparam("id"))
+)
+_EARLIER = (
+    select(_CONTACTS)
+    .where(_CONTACTS.c.customer_id == bindparam("customer_id"), _CONTACTS.c.id < bindparam("before"))
+    .order_by(_CONTACTS.c.received_at.desc(), _CONTACTS.c.id.desc())
+    .limit(bindparam("limit"))
+)
+_EARLIER_COUNT = select(func.count()).where(
+    _CONTACTS.c.customer_id == bindparam("customer_id"), _CONTACTS.c.id < bindparam("before")
+)
+_EVENTS_OF = (
+    select(_TIMELINE)
+    .where(_TIMELINE.c.contact_id == bindparam("contact_id"))
+    .order_by(_TIMELINE.c.at, _TIMELINE.c.id)
+)
+_QUESTIONS_OF = (
+    select(_QUESTIONS).where(_QUESTIONS.c.contact_id == bindparam("contact_id")).order_by(_QUESTIONS.c.id)
+)
 _BY_EXTERNAL_ID = select(_CONTACTS).where(
     _CONTACTS.c.source == bindparam("source"), _CONTACTS.c.external_id == bindparam("external_id")
 )
@@ -172,10 +204,14 @@ class SqlCustomers:
         ]
 
     async def get(self, customer_id: int) -> Customer:
-        row = await self.s.get(CustomerRow, customer_id)
-        if row is None:
+        rows = (await self.s.execute(_CUSTOMER_BY_ID, {"id": customer_id})).all()
+        if not rows:
             raise NotFound(entity="customer", key=customer_id)
-        return (await self._load([row]))[0]
+        first = rows[0]
+        identities = {Identity(IdentityKind(r.kind), r.value) for r in rows if r.kind is not None}
+        return self._remember(
+            Customer(first.id, first.name, first.company, first.owner_id, identities, first.erased_at)
+        )
 
     async def find_by_identities(self, identities: Sequence[Identity]) -> list[Customer]:
         """Every customer owning one of the identities, with all their identities: one query."""
@@ -391,14 +427,8 @@ class SqlContacts:
     async def earlier_for_customer(
         self, customer_id: int, before_contact_id: int, limit: int
     ) -> list[EarlierContact]:
-        rows = (
-            await self.s.scalars(
-                select(ContactRow)
-                .where(ContactRow.customer_id == customer_id, ContactRow.id < before_contact_id)
-                .order_by(ContactRow.received_at.desc(), ContactRow.id.desc())
-                .limit(limit)
-            )
-        ).all()
+        params = {"customer_id": customer_id, "before": before_contact_id, "limit": limit}
+        rows = (await self.s.execute(_EARLIER, params)).all()
         return [
             EarlierContact(
                 r.id,
@@ -414,14 +444,8 @@ class SqlContacts:
         ]
 
     async def count_for_customer(self, customer_id: int, before_contact_id: int) -> int:
-        return int(
-            await self.s.scalar(
-                select(func.count())
-                .select_from(ContactRow)
-                .where(ContactRow.customer_id == customer_id, ContactRow.id < before_contact_id)
-            )
-            or 0
-        )
+        params = {"customer_id": customer_id, "before": before_contact_id}
+        return int(await self.s.scalar(_EARLIER_COUNT, params) or 0)
 
     async def page(self, status: ContactStatus | None, limit: int, before_id: int | None) -> list[Contact]:
         query = select(ContactRow).order_by(ContactRow.id.desc()).limit(limit)
@@ -584,7 +608,8 @@ class SqlPeople:
         await flush(self.s, "person_identity", person.id)
 
 
-def _question(row: QuestionRow) -> Question:
+def _question(row: Any) -> Question:
+    """A question from its row: an ORM QuestionRow or a Core row of the questions table."""
     return Question(
         id=row.id,
         contact_id=row.contact_id,
@@ -644,12 +669,7 @@ class SqlQuestions:
         question.version += 1
 
     async def for_contact(self, contact_id: int) -> list[Question]:
-        rows = (
-            await self.s.scalars(
-                select(QuestionRow).where(QuestionRow.contact_id == contact_id).order_by(QuestionRow.id)
-            )
-        ).all()
-        return [_question(r) for r in rows]
+        return [_question(r) for r in await self.s.execute(_QUESTIONS_OF, {"contact_id": contact_id})]
 
     async def open_questions(self, limit: int) -> list[Question]:
         rows = (
@@ -717,13 +737,7 @@ class SqlTimeline:
         return stored
 
     async def for_contact(self, contact_id: int) -> list[TimelineEvent]:
-        rows = (
-            await self.s.scalars(
-                select(TimelineRow)
-                .where(TimelineRow.contact_id == contact_id)
-                .order_by(TimelineRow.at, TimelineRow.id)
-            )
-        ).all()
+        rows = await self.s.execute(_EVENTS_OF, {"contact_id": contact_id})
         return [TimelineEvent(r.contact_id, EventKind(r.kind), r.at, r.actor_id, r.data, r.id) for r in rows]
 
     async def scrub(self, contact_id: int, keys: Sequence[str]) -> None:
