@@ -108,6 +108,10 @@ class MemoryCustomers:
         self._write(customer)
         return customer
 
+    async def add_many(self, customers: Sequence[Customer]) -> None:
+        for customer in customers:
+            await self.add(customer)
+
     async def save(self, customer: Customer) -> None:
         assert customer.id is not None
         stored = self._view().get(customer.id)
@@ -163,6 +167,9 @@ class MemoryContacts:
         contact.id, contact.version = next(self._state.ids), 1
         self.pending[contact.id] = copy.deepcopy(contact)
         return contact
+
+    async def add_many(self, contacts: Sequence[Contact]) -> list[Contact]:
+        return [await self.add(contact) for contact in contacts]
 
     async def save(self, contact: Contact) -> None:
         assert contact.id is not None
@@ -381,6 +388,9 @@ class MemoryTimeline:
         stored = replace(event, data=copy.deepcopy(event.data), id=next(self._state.ids))
         self.appended.append(stored)
         return stored
+
+    async def append_many(self, events: Sequence[TimelineEvent]) -> list[TimelineEvent]:
+        return [await self.append(event) for event in events]
 
     async def for_contact(self, contact_id: int) -> list[TimelineEvent]:
         events = [e for e in [*self._state.timeline, *self.appended] if e.contact_id == contact_id]

@@ -101,6 +101,9 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("outbox worker %s started", self.worker_id)
         while not stop.is_set():
+            # Cleared before leasing, not after: a commit that lands while a lease is reading must
+            # still wake the next round (clearing afterwards lost that wake-up until the next poll).
+            self._wake.clear()
             try:
                 handled = await self.run_once()
             except Exception:
@@ -109,7 +112,6 @@ class OutboxWorker:
                 handled = 0
             if handled:
                 continue
-            self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:

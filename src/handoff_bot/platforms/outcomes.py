@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from handoff_bot.domain.errors import (
     AlreadyClaimed,
     AlreadyResolved,
@@ -16,16 +18,29 @@ from handoff_bot.domain.errors import (
     TransferToSelf,
     Unreachable,
 )
+from handoff_bot.domain.people import Person
 from handoff_bot.i18n.catalogue import Catalogue
 from handoff_bot.services.ports import UnitOfWorkFactory
 
 
-async def explain(error: DomainError, *, catalogue: Catalogue, uow: UnitOfWorkFactory) -> str:
-    """A short sentence for the user; names people where the error carries their id."""
+async def explain(
+    error: DomainError,
+    *,
+    catalogue: Catalogue,
+    uow: UnitOfWorkFactory,
+    known: Callable[[int], Person | None] | None = None,
+) -> str:
+    """A short sentence for the user; names people where the error carries their id.
+
+    `known` answers from people the caller saw recently (most refusals name someone who just clicked).
+    """
 
     async def name(person_id: int | None) -> str:
         if person_id is None:
             return catalogue.t("person.unknown")
+        seen = known(person_id) if known else None
+        if seen is not None:
+            return seen.display_name
         async with uow() as tx:
             found = await tx.people.get_many([person_id])
         return found[person_id].display_name if person_id in found else catalogue.t("person.unknown")

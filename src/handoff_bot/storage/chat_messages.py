@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_bot.storage.models import ChatMessageRow
@@ -25,7 +26,8 @@ class MessageRef:
     person_id: int | None = None
 
 
-def _ref(row: ChatMessageRow) -> MessageRef:
+def _ref(row: Any) -> MessageRef:
+    """A reference from its row: an ORM ChatMessageRow or a Core row of the chat_messages table."""
     return MessageRef(
         row.platform,
         row.role,
@@ -38,6 +40,20 @@ def _ref(row: ChatMessageRow) -> MessageRef:
     )
 
 
+_MESSAGES = ChatMessageRow.metadata.tables["chat_messages"]
+# Every card update looks its card up: built once.
+_CARD_OF = (
+    select(_MESSAGES)
+    .where(
+        _MESSAGES.c.platform == bindparam("platform"),
+        _MESSAGES.c.role == CARD,
+        _MESSAGES.c.contact_id == bindparam("contact_id"),
+    )
+    .order_by(_MESSAGES.c.id)
+    .limit(1)
+)
+
+
 class ChatMessages:
     """Reads go through their own short session; writes join the outbox completion's transaction."""
 
@@ -46,16 +62,7 @@ class ChatMessages:
 
     async def card(self, platform: str, contact_id: int) -> MessageRef | None:
         async with self.sessions() as s:
-            row = await s.scalar(
-                select(ChatMessageRow)
-                .where(
-                    ChatMessageRow.platform == platform,
-                    ChatMessageRow.role == CARD,
-                    ChatMessageRow.contact_id == contact_id,
-                )
-                .order_by(ChatMessageRow.id)
-                .limit(1)
-            )
+            row = (await s.execute(_CARD_OF, {"platform": platform, "contact_id": contact_id})).first()
         return _ref(row) if row else None
 
     async def for_question(self, platform: str, question_id: int, role: str = DM) -> list[MessageRef]:

@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from handoff_bot.storage import sqlite_driver
+
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # Statement parameters are customer data: keep them out of error messages and so out of logs.
@@ -21,7 +23,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        kwargs.setdefault("module", sqlite_driver.dbapi())
+        connect_args = {"timeout": 30, **kwargs.pop("connect_args", {})}
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
@@ -30,21 +34,20 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        raw: sqlite3.Connection = dbapi_connection._connection._conn
         # Let us issue BEGIN ourselves (below); the driver's implicit BEGIN is DEFERRED.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode")
-        if cursor.fetchone()[0].lower() != "wal":
+        raw.isolation_level = None
+        if raw.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             # Only a new database file gets here. Two processes switching it at once can deadlock
             # (each waits for the other's lock), so try briefly: if another connection is switching
             # it, the file ends up in WAL mode anyway.
-            cursor.execute("PRAGMA busy_timeout=1000")
+            raw.execute("PRAGMA busy_timeout=1000")
             with contextlib.suppress(sqlite3.OperationalError):
-                cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+                raw.execute("PRAGMA journal_mode=WAL")
+        # SQLite's own busy handler sleeps, blocking the event loop: the driver waits for locks instead.
+        raw.execute("PRAGMA busy_timeout=0")
+        raw.execute("PRAGMA foreign_keys=ON")
+        raw.execute("PRAGMA synchronous=NORMAL")
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:

@@ -7,26 +7,51 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from handoff_bot.services.ports import Clock, Effect, OutboxMessage
-from handoff_bot.storage.models import OutboxRow
+from handoff_bot.storage.models import Base, OutboxRow
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 ERROR_MAX = 2000
 
 
+_OUTBOX = Base.metadata.tables["outbox"]
+_ADD = insert(_OUTBOX)
+# ON CONFLICT DO NOTHING: a duplicate must not abort the caller's transaction.
+_ADD_ONCE = {
+    "postgresql": pg_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+}
+
+
 class SqlOutboxWriter:
-    """The use cases' side: one row per configured platform for fan-out effects."""
+    """The use cases' side: one row per configured platform for fan-out effects.
+
+    Rows are kept until `flush` (called by the unit of work's commit) and written in as few statements
+    as their order allows: one for plain rows, one for rows with a dedupe key, alternating as enqueued.
+    """
 
     def __init__(self, session: AsyncSession, platforms: Sequence[str], clock: Clock) -> None:
         self.s, self.platforms, self.clock = session, tuple(platforms), clock
         self.added = 0
         self.due = 0
+        self._rows: list[tuple[bool, dict[str, object]]] = []  # (has a dedupe key, values)
+        self._dedupes: set[str] = set()
+
+    async def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        dialect = self.s.get_bind().dialect.name
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end == len(rows) or rows[end][0] != rows[start][0]:
+                once = rows[start][0]
+                await self.s.execute(_ADD_ONCE[dialect] if once else _ADD, [v for _, v in rows[start:end]])
+                start = end
 
     async def enqueue(self, effect: Effect) -> None:
         now = self.clock.now()
@@ -44,16 +69,13 @@ class SqlOutboxWriter:
                 "created_at": now,
             }
             if effect.dedupe is None:
-                self.s.add(OutboxRow(**values))
+                self._rows.append((False, {**values, "dedupe_key": None}))
             else:
                 dedupe = f"{platform}:{effect.dedupe}" if platform else effect.dedupe
-                # ON CONFLICT DO NOTHING: a duplicate must not abort the caller's transaction.
-                insert = pg_insert if self.s.get_bind().dialect.name == "postgresql" else sqlite_insert
-                await self.s.execute(
-                    insert(OutboxRow)
-                    .values(**values, dedupe_key=dedupe)
-                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                )
+                # ON CONFLICT DO NOTHING keeps one row per key in the table; this, one per transaction.
+                if dedupe not in self._dedupes:
+                    self._dedupes.add(dedupe)
+                    self._rows.append((True, {**values, "dedupe_key": dedupe}))
             self.added += 1
             if effect.due_at is None or effect.due_at <= now:
                 self.due += 1

@@ -58,6 +58,7 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         try:
+            await self.outbox.flush()
             await self.session.commit()
         except IntegrityError as exc:
             raise ConcurrentUpdate(entity="transaction", key=None) from exc
@@ -69,6 +70,9 @@ class SqlUnitOfWork:
 
 class SqlUnitOfWorkFactory:
     """Builds units of work that share the engine's session factory and configuration."""
+
+    # Intakes arriving together are written in one transaction (services/batching.py).
+    group_commit = True
 
     def __init__(
         self,

@@ -53,4 +53,4 @@ class SlackDeps:
             log.warning("could not show an ephemeral message in %s: %s", channel, exc)
 
     async def explain(self, error: DomainError) -> str:
-        return await explain(error, catalogue=self.catalogue, uow=self.uow)
+        return await explain(error, catalogue=self.catalogue, uow=self.uow, known=self.people.known)

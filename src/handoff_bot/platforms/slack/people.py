@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from handoff_bot.domain.errors import InvalidIdentity, NotFound
@@ -15,11 +16,21 @@ from handoff_bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
+# Every click names its user; who that is changes rarely, so recently seen users skip the database.
+REMEMBER_SECONDS = 60.0
+REMEMBER_MAX = 10_000
 
 
 class SlackPeople:
     def __init__(self, client: SlackClient, uow: UnitOfWorkFactory) -> None:
         self.client, self.uow = client, uow
+        self._seen: dict[str, tuple[float, Person]] = {}
+        self._by_id: dict[int, tuple[float, Person]] = {}
+
+    def known(self, person_id: int) -> Person | None:
+        """A person looked up here within the last minute, by id; None when not (or no longer) known."""
+        seen = self._by_id.get(person_id)
+        return seen[1] if seen is not None and seen[0] > time.monotonic() else None
 
     async def elsewhere(self, platforms: Sequence[str]) -> list[tuple[str, str]]:
         """(opaque value, name) of the people Slack's user picker cannot offer: only on another platform."""
@@ -49,6 +60,20 @@ class SlackPeople:
 
     async def person(self, user_id: str) -> Person:
         """The Person behind a Slack user id; asks Slack (users.info) only the first time."""
+        now = time.monotonic()
+        seen = self._seen.get(user_id)
+        if seen is not None and seen[0] > now:
+            return seen[1]
+        person = await self._lookup(user_id)
+        if len(self._seen) >= REMEMBER_MAX:
+            self._seen.clear()
+            self._by_id.clear()
+        self._seen[user_id] = (now + REMEMBER_SECONDS, person)
+        if person.id is not None:
+            self._by_id[person.id] = (now + REMEMBER_SECONDS, person)
+        return person
+
+    async def _lookup(self, user_id: str) -> Person:
         async with self.uow() as tx:
             known = await tx.people.by_identity(PLATFORM, user_id)
         if known is not None:

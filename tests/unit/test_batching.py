@@ -1,0 +1,86 @@
+"""Group commit mechanics: who writes, who waits, and that every caller gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from handoff_bot.services.batching import GroupCommit
+
+
+class Store:
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.gate: asyncio.Event | None = None
+
+    async def write(self, items: Sequence[int]) -> list[str | Exception]:
+        self.batches.append(list(items))
+        if self.gate is not None:
+            await self.gate.wait()
+        return [ValueError(f"bad {i}") if i < 0 else f"stored {i}" for i in items]
+
+
+async def test_a_lone_caller_writes_at_once_and_alone() -> None:
+    store = Store()
+    line = GroupCommit(store.write)
+    assert await line.submit(1) == "stored 1"
+    assert store.batches == [[1]]
+
+
+async def test_callers_arriving_together_share_a_write_and_get_their_own_answers() -> None:
+    store = Store()
+    line = GroupCommit(store.write)
+    results = await asyncio.gather(*(line.submit(i) for i in (1, -2, 3)), return_exceptions=True)
+    assert store.batches == [[1, -2, 3]]
+    assert results[0] == "stored 1" and results[2] == "stored 3"
+    assert isinstance(results[1], ValueError) and str(results[1]) == "bad -2"
+
+
+async def test_callers_arriving_during_a_write_form_the_next_one_up_to_the_limit() -> None:
+    store = Store()
+    store.gate = asyncio.Event()
+    line = GroupCommit(store.write, limit=3)
+    first = asyncio.create_task(line.submit(0))
+    await asyncio.sleep(0.01)
+    assert store.batches == [[0]]
+    later = [asyncio.create_task(line.submit(i)) for i in range(1, 6)]
+    await asyncio.sleep(0.01)
+    store.gate.set()
+    assert await first == "stored 0"
+    assert await asyncio.gather(*later) == [f"stored {i}" for i in range(1, 6)]
+    assert store.batches == [[0], [1, 2, 3], [4, 5]]
+
+
+async def test_a_failed_write_fails_its_callers_and_the_line_moves_on() -> None:
+    calls = 0
+
+    async def flaky(items: Sequence[int]) -> list[str | Exception]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database went away")
+        return [f"stored {i}" for i in items]
+
+    line = GroupCommit(flaky)
+    results = await asyncio.gather(line.submit(1), line.submit(2), return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results), "nobody is told their item was stored"
+    assert await line.submit(3) == "stored 3"
+
+
+async def test_a_caller_that_gives_up_while_waiting_does_not_stall_the_line() -> None:
+    store = Store()
+    store.gate = asyncio.Event()
+    line = GroupCommit(store.write)
+    first = asyncio.create_task(line.submit(0))
+    await asyncio.sleep(0.01)
+    quitter = asyncio.create_task(line.submit(1))
+    stayer = asyncio.create_task(line.submit(2))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    store.gate.set()
+    assert await first == "stored 0"
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
+    assert await asyncio.wait_for(stayer, 5) == "stored 2"
