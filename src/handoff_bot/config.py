@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         validation_alias=_env("SLACK_POST_RATE"),
         description="messages per second the bot posts into one Slack channel (Slack allows about 1)",
     )
+    slack_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        le=120,
+        validation_alias=_env("SLACK_TIMEOUT_SECONDS"),
+        description="how long a Slack Web API call may take before it is retried later",
+    )
     slack_post_burst: int = Field(
         1,
         ge=1,

@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
-def web_client(token: str, api_url: str | None, session: aiohttp.ClientSession) -> AsyncWebClient:
-    return AsyncWebClient(token=token, base_url=api_url or DEFAULT_API_URL, timeout=10, session=session)
+def web_client(
+    token: str, api_url: str | None, session: aiohttp.ClientSession, *, timeout: int = 10
+) -> AsyncWebClient:
+    return AsyncWebClient(token=token, base_url=api_url or DEFAULT_API_URL, timeout=timeout, session=session)
 
 
 def build_bolt(

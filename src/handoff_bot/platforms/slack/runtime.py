@@ -46,7 +46,12 @@ async def slack_runtime(
     catalogue = Catalogue(settings.language)
     # One HTTP session for every Web API call (slack_sdk would otherwise open one per request).
     async with aiohttp.ClientSession() as http:
-        web = slack_app.web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, http)
+        web = slack_app.web_client(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            http,
+            timeout=settings.slack_timeout_seconds,
+        )
         client = SlackClient(web, ChannelPacer(settings.slack_post_rate, settings.slack_post_burst))
         messages = ChatMessages(uow.sessions)
         deps = SlackDeps(
