@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from handoff_bot.storage.db import create_engine
-from handoff_bot.storage.models import ContactRow, PersonIdentityRow
+from handoff_bot.storage.models import ContactRow, PersonIdentityRow, TimelineRow
 from tests.fakes import slack_signing as ss
 from tests.fakes.slack_server import FakeSlack, Message
 
@@ -116,3 +119,37 @@ async def claimants(database_url: str, engine_options: dict[str, Any] | None = N
             return {int(contact_id): str(user) for contact_id, user in rows}
     finally:
         await engine.dispose()
+
+
+async def timeline_counts(database_url: str, kind: str, *by: str) -> dict[tuple[Any, ...], int]:
+    """How many timeline events of `kind` each contact has, keyed by (contact id, *data fields)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(TimelineRow.contact_id, TimelineRow.data).where(TimelineRow.kind == kind)
+            )
+            counts: dict[tuple[Any, ...], int] = {}
+            for contact_id, data in rows:
+                key = (int(contact_id), *(data.get(field) for field in by))
+                counts[key] = counts.get(key, 0) + 1
+            return counts
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def postgres_database(admin_url: str) -> AsyncIterator[str]:
+    """A database of its own (processes cannot be given a schema search path), dropped afterwards."""
+    name = f"handoff_fault_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
