@@ -41,11 +41,6 @@ async def test_two_instances_one_database_one_claimant_one_post_one_reminder(tmp
         second = Served(env, tmp_path, name="second")
         await asyncio.gather(first.start(), second.start())
         instances = itertools.cycle([first, second])
-        t0 = asyncio.get_running_loop().time()
-
-        def mark(what: str) -> None:
-            print(what, round(asyncio.get_running_loop().time() - t0, 1), flush=True)
-
         try:
             async with aiohttp.ClientSession() as http:
                 urls = [next(instances).url for _ in range(CONTACTS)]
