@@ -13,7 +13,7 @@ from aiohttp import web
 from handoff_bot import keys
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import Settings
-from handoff_bot.intake import api, customers, health
+from handoff_bot.intake import api, customers, health, openapi
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
@@ -59,6 +59,7 @@ def build_app(
     health.register(app)
     api.register(app)
     customers.register(app)
+    openapi.register(app)
     app.router.add_post("/slack/events", slack_events)
     return app
 
