@@ -36,6 +36,9 @@ def configured_platforms(settings: Settings) -> tuple[str, ...]:
     return tuple(name for name, why_not in settings.platform_status().items() if why_not is None)
 
 
+PLATFORM_MAX_BODY = 1024 * 1024
+
+
 def build_app(
     settings: Settings,
     *,
@@ -45,7 +48,9 @@ def build_app(
     engine_options: dict[str, Any] | None = None,
 ) -> web.Application:
     """Build the aiohttp app. Engines, clients and the worker start in cleanup contexts, not here."""
-    app = web.Application(client_max_size=api.MAX_BODY + 1024)
+    # Slack events carry a message up to 40,000 characters twice (text and blocks); the intake API
+    # enforces its own 64 KiB cap as it reads.
+    app = web.Application(client_max_size=PLATFORM_MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()
