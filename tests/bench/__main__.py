@@ -133,7 +133,8 @@ async def main() -> None:
             line = (
                 f"3. Burst drain ({kind}): {drain['contacts']:.0f} contacts at once into a Slack allowing "
                 f"{drain['rate']:.0f} posts/s per channel: all posted after {drain['drain_s']:.1f} s "
-                f"(target ≤ {drain['target_s']:.1f} s; accepted in {drain['accepted_s']:.1f} s); "
+                f"(target ≤ {drain['target_s']:.1f} s; accepted in {drain['accepted_s']:.1f} s, "
+                f"then {drain['rate_after_intake']:.1f} posts/s); "
                 f"429s {drain['ratelimited']:.0f}, missing {drain['missing']:.0f}, "
                 f"duplicates {drain['duplicates']:.0f}"
             )

@@ -70,11 +70,15 @@ async def burst_drain(
         ]
         limited = sum(1 for c in slack.calls if c.method == "chat.postMessage" and c.status == 429)
         posted = [int((m.metadata or {})["event_payload"]["contact_id"]) for m in slack.messages_in(CHANNEL)]
+    last = max(c.at for c in posts)
+    after_intake = [c for c in posts if c.at > began + accepted]
     return {
         "contacts": contacts,
         "rate": rate,
         "accepted_s": accepted,
-        "drain_s": max(c.at for c in posts) - began,
+        "drain_s": last - began,
+        # The pace once intake is done (intake and delivery share one process and database).
+        "rate_after_intake": len(after_intake) / max(1e-9, last - began - accepted),
         "target_s": 1.1 * contacts / rate,
         "ratelimited": limited,
         "missing": len(set(ids) - set(posted)),
