@@ -18,7 +18,7 @@ from tests.e2e import faults
 from tests.e2e.served import Served
 from tests.fakes.slack_server import FakeSlack
 
-CONTACTS = 300 if faults.LONG else 30
+CONTACTS = 300 if faults.LONG else 24
 KILLS = 3
 
 

@@ -17,8 +17,8 @@ from tests.e2e import faults
 from tests.e2e.served import Served
 from tests.fakes.slack_server import FakeSlack
 
-DOWN, HANGING = (15.0, 15.0) if faults.LONG else (2.0, 2.5)
-PER_PHASE = 30 if faults.LONG else 5
+DOWN, HANGING = (15.0, 15.0) if faults.LONG else (1.5, 2.0)
+PER_PHASE = 30 if faults.LONG else 4
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from tests.e2e import faults
 from tests.e2e.slack_harness import CHANNEL, JOOP, MARIEKE, PIET, Harness, slack_app
 from tests.fakes import slack_signing as ss
 
-EXAMPLES = 400 if faults.LONG else 40
+EXAMPLES = 400 if faults.LONG else 25
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
