@@ -210,3 +210,10 @@ async def test_shortcuts(
 @given(body=st.binary(max_size=300) | st.text(max_size=300).map(str.encode), form=st.booleans())
 async def test_garbage_bodies(desk: Harness, body: bytes, form: bool) -> None:
     await send(desk, body if not form else b"payload=" + body, ss.FORM if form else ss.JSON_TYPE)
+
+
+async def test_someone_slack_will_not_describe_is_still_served(desk: Harness) -> None:
+    # users.info answers user_not_found for people from another workspace (Slack Connect).
+    body = ss.slash_command_body("/handoff", "mine", user_id="U0ELSEWHERE", channel_id=CHANNEL)
+    assert (await desk.send(body, ss.FORM)).status == 200
+    assert desk.slack.calls_to("users.info")[-1]["user"] == "U0ELSEWHERE"

@@ -42,6 +42,7 @@ def test_a_documented_slash_command_passes_as_the_form_it_is() -> None:
     raw = (FIXTURES / "slash_command_signed_body_example.txt").read_text().strip().encode()
     parsed = shapes.parse(raw, "application/x-www-form-urlencoded")
     assert parsed is not None and parsed["command"] and shapes.problem(parsed) is None
+    assert shapes.problem({**parsed, "user_id": ""}) == "$.user_id"
 
 
 @pytest.mark.parametrize(
