@@ -49,6 +49,7 @@ def test_a_documented_slash_command_passes_as_the_form_it_is() -> None:
     ("change", "where"),
     [
         ({"actions": None}, "$.actions"),
+        ({"view": None, "type": None}, "$.view"),
         ({"actions": [{"action_id": 7}]}, "$.actions[0].action_id"),
         ({"user": "U1"}, "$.user.id"),
         ({"user": {"id": True}}, "$.user.id"),

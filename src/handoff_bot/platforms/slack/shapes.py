@@ -115,6 +115,8 @@ def problem(body: dict[str, Any]) -> str | None:
     """Where `body` breaks Slack's documented types (a JSON path), or None when it does not."""
     kind = body.get("type")
     needed = REQUIRED.get(kind, ()) if isinstance(kind, str) else ()
+    if "view" in body and not isinstance(body["view"], dict):
+        return "$.view"  # bolt reads view.type of any request that has the key, even when null
     if "command" in body:  # slash commands are forms without a type
         needed = ("command", "user_id", "channel_id", "trigger_id")
     event = body.get("event")
