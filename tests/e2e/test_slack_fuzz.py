@@ -25,6 +25,7 @@ from tests.fakes import slack_signing as ss
 EXAMPLES = 400 if faults.LONG else 25
 FUZZ = settings(
     max_examples=EXAMPLES,
+    derandomize=not faults.LONG,  # the same examples in `make test`; new ones in every `make bench`
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
