@@ -24,11 +24,14 @@ TOKEN = "burst-token-0123456789abcdef"
 
 
 async def burst_drain(
-    database_url: str, cwd: Path, *, contacts: int = CONTACTS, rate: float = RATE
+    database_url: str, cwd: Path, *, contacts: int = CONTACTS, rate: float = RATE, early_429s: int = 0
 ) -> dict[str, float]:
-    """Post `contacts` contacts at once; returns drain time, target, 429s, missing and duplicates."""
+    """Post `contacts` contacts at once; returns drain time, target, 429s, missing and duplicates.
+    `early_429s` refuses the first posts with 429 regardless, as Slack does when others post too."""
     async with FakeSlack(rate_per_channel=rate, burst=3) as slack:
         slack.add_channel(CHANNEL)
+        if early_429s:
+            slack.fail_next("chat.postMessage", times=early_429s, status=429, retry_after=1)
         env = {
             "HANDOFF_DATABASE_URL": database_url,
             "HANDOFF_INTAKE_TOKENS": f"burst={TOKEN}",

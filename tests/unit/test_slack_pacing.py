@@ -56,3 +56,15 @@ async def test_a_queue_longer_than_the_pause_limit_sends_rows_back_without_count
     for waiting in queued:
         waiting.cancel()
     await asyncio.gather(*queued, return_exceptions=True)
+
+
+async def test_a_429_holds_the_channel_for_posts_already_waiting_too() -> None:
+    pacer = ChannelPacer(per_second=10)
+    await pacer.turn("C1")
+    began = time.monotonic()
+    waiting = asyncio.ensure_future(pacer.turn("C1"))  # its slot is 0.1 s away
+    await asyncio.sleep(0.02)
+    pacer.hold("C1", 0.4)  # Slack answered 429 with Retry-After meanwhile
+    await waiting
+    assert time.monotonic() - began >= 0.4
+    await asyncio.wait_for(pacer.turn("C2"), 0.5)  # other channels are not held

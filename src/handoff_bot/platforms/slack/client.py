@@ -58,6 +58,11 @@ class ChannelPacer:
         self._locks: dict[str, asyncio.Lock] = {}
         self._queued: dict[str, int] = {}
 
+    def hold(self, channel: str, seconds: float) -> None:
+        """Slack said 429: nothing more to `channel` for `seconds`, queued posts included (without
+        this they would all leave together when the pause ends, and be refused again)."""
+        self._due[channel] = max(self._due.get(channel, 0.0), self.now() + seconds)
+
     async def turn(self, channel: str) -> None:
         """Wait for this channel's next slot; raise RetryLater when the queue would take longer
         than MAX_PAUSE, so the outbox row comes back later instead of outliving its lease."""
@@ -69,11 +74,13 @@ class ChannelPacer:
         self._queued[channel] = queued + 1
         try:
             async with self._locks.setdefault(channel, asyncio.Lock()):
-                start = self.now()
-                due = max(self._due.get(channel, start), start)
-                wait = due - self.tolerance - start
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                while True:
+                    now = self.now()
+                    due = max(self._due.get(channel, now), now)
+                    wait = due - self.tolerance - now
+                    if wait <= 0:
+                        break
+                    await asyncio.sleep(wait)  # then look again: a 429 may have pushed the slot back
                 # Half a slot of lateness (timer slack) is made up; more is lost, never bunched.
                 self._due[channel] = max(due, self.now() - self.interval / 2) + self.interval
         finally:
@@ -98,7 +105,7 @@ class SlackClient:
                 # slack_sdk's typed methods pick the encoding Slack expects for each method.
                 response = await getattr(self.web, method.replace(".", "_"))(**params)
             except SlackApiError as exc:
-                raise self._translate(method, lane, exc) from exc
+                raise self._translate(method, lane, exc, params.get("channel")) from exc
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise RetryLater(f"slack {method}: {type(exc).__name__}") from exc
         data = response.data
@@ -142,12 +149,14 @@ class SlackClient:
             await asyncio.sleep(wait)
         yield
 
-    def _translate(self, method: str, lane: str, exc: SlackApiError) -> Exception:
+    def _translate(self, method: str, lane: str, exc: SlackApiError, channel: Any = None) -> Exception:
         status = getattr(exc.response, "status_code", 200)
         error = str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
         if status == 429 or error == "ratelimited":
             retry_after = _retry_after(exc.response.headers)
             self._paused_until[lane] = time.monotonic() + retry_after
+            if self.pacer is not None and method == "chat.postMessage" and channel:
+                self.pacer.hold(str(channel), retry_after)
             return RetryLater(f"slack {method}: rate limited", retry_after=retry_after, counts=False)
         if status >= 500 or error in {
             "internal_error",
