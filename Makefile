@@ -32,6 +32,7 @@ test: lint typecheck
 
 bench: install
 	$(BIN)/python -m tests.bench
+	HANDOFF_FAULTS=long $(BIN)/pytest -q -m slow tests/e2e
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -13,7 +13,7 @@ from aiohttp import web
 from handoff_bot import keys
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import Settings
-from handoff_bot.intake import api, customers, health
+from handoff_bot.intake import api, customers, health, openapi
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
@@ -40,6 +40,9 @@ def configured_platforms(settings: Settings) -> tuple[str, ...]:
     return tuple(name for name, why_not in settings.platform_status().items() if why_not is None)
 
 
+PLATFORM_MAX_BODY = 1024 * 1024
+
+
 def build_app(
     settings: Settings,
     *,
@@ -49,7 +52,9 @@ def build_app(
     engine_options: dict[str, Any] | None = None,
 ) -> web.Application:
     """Build the aiohttp app. Engines, clients and the worker start in cleanup contexts, not here."""
-    app = web.Application(client_max_size=api.MAX_BODY + 1024)
+    # Slack events carry a message up to 40,000 characters twice (text and blocks); the intake API
+    # enforces its own 64 KiB cap as it reads.
+    app = web.Application(client_max_size=PLATFORM_MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()
@@ -65,6 +70,7 @@ def build_app(
     health.register(app)
     api.register(app)
     customers.register(app)
+    openapi.register(app)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/api/messages", teams_messages)
     return app

@@ -142,6 +142,27 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_contacts_channel: str | None = Field(None, validation_alias=_env("SLACK_CONTACTS_CHANNEL"))
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+    slack_post_rate: float = Field(
+        1.0,
+        gt=0,
+        le=1000,
+        validation_alias=_env("SLACK_POST_RATE"),
+        description="messages per second the bot posts into one Slack channel (Slack allows about 1)",
+    )
+    slack_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        le=120,
+        validation_alias=_env("SLACK_TIMEOUT_SECONDS"),
+        description="how long a Slack Web API call may take before it is retried later",
+    )
+    slack_post_burst: int = Field(
+        1,
+        ge=1,
+        le=100,
+        validation_alias=_env("SLACK_POST_BURST"),
+        description="posts allowed at once per channel",
+    )
 
     microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(None, validation_alias=_env("MICROSOFT_APP_PASSWORD"))

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 
 from tests.bench.common import TOKEN, percentile, served
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes import slack_signing as ss
+from tests.fakes.slack_server import FakeSlack
 
 SECRET = "bench-signing-secret-0123456789"
 CHANNEL = "C0BENCH"
@@ -19,7 +19,7 @@ PEOPLE, CONTACTS = 20, 200
 
 
 async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
-    async with FakeSlack().running() as slack:
+    async with FakeSlack() as slack:
         slack.add_channel(CHANNEL)
         users = [f"U{i:04d}" for i in range(PEOPLE)]
         for user in users:
@@ -42,7 +42,7 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
                     f"{url}/api/contacts", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
                 ) as response:
                     assert response.status == 201
-            cards = await slack.wait_for(CHANNEL, CONTACTS)
+            cards = await slack.wait_for_messages(CHANNEL, CONTACTS)
             targets = [(int((c.metadata or {})["event_payload"]["contact_id"]), c.ts) for c in cards]
             latencies: list[float] = []
             statuses: set[int] = set()
@@ -51,12 +51,11 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
                 order = targets[:]
                 random.Random(user).shuffle(order)
                 for contact_id, ts in order:
-                    body_bytes, kind = sr.form(
-                        sr.click(
-                            "contact.claim", f"v1:c:{contact_id}", user=user, channel=CHANNEL, message_ts=ts
-                        )
+                    click = ss.block_actions(
+                        "contact.claim", user=user, channel=CHANNEL, message_ts=ts, value=f"v1:c:{contact_id}"
                     )
-                    headers = {"Content-Type": kind, **sr.sign(SECRET, body_bytes)}
+                    body_bytes = ss.interaction_body(click)
+                    headers = ss.signed_headers(SECRET, body_bytes, ss.FORM)
                     started = time.perf_counter()
                     async with http.post(f"{url}/slack/events", data=body_bytes, headers=headers) as response:
                         await response.read()
@@ -64,7 +63,7 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
                     latencies.append((time.perf_counter() - started) * 1000)
 
             await asyncio.gather(*(person(u) for u in users))
-            claimed_cards = sum(1 for c in slack.top_level(CHANNEL) if "contact.claim" not in str(c.blocks))
+            claimed_cards = sum(1 for c in slack.messages_in(CHANNEL) if "contact.claim" not in str(c.blocks))
     assert statuses == {200}, statuses
     return {
         "p50": percentile(latencies, 50),

@@ -19,13 +19,34 @@ from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import OutboxWorker
 from handoff_bot.services.ports import Clock
 from handoff_bot.storage.outbox import OutboxStore
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlack, Message
+from tests.fakes import slack_signing as ss
+from tests.fakes.slack_server import FakeSlack, Message
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "crm-token-0123456789abcdef"
 CHANNEL = "C0CONTACTS"
 MARIEKE, PIET, JOOP = "U0MARIEKE", "U0PIET", "U0JOOP"
+BOT = ss.BOT_USER_ID
+
+
+def form(payload: dict[str, Any]) -> tuple[bytes, str]:
+    """An interaction (click, submission, shortcut) as Slack posts it: `payload=<json>` form-encoded."""
+    return ss.interaction_body(payload), ss.FORM
+
+
+def event(inner: dict[str, Any], *, event_id: str | None = None) -> tuple[bytes, str]:
+    """An Events API delivery of one inner event."""
+    return ss.event_body(inner, event_id=event_id), ss.JSON_TYPE
+
+
+def command(text: str, *, user: str, channel: str = "C0CONTACTS") -> tuple[bytes, str]:
+    """`/handoff <text>` typed by `user`."""
+    return ss.slash_command_body("/handoff", text, user_id=user, channel_id=channel), ss.FORM
+
+
+def click(action_id: str, value: str, *, user: str, channel: str, message_ts: str) -> dict[str, Any]:
+    """A button click on a message, carrying `value` (whatever the message's blocks say)."""
+    return ss.block_actions(action_id, user=user, channel=channel, message_ts=message_ts, value=value)
 
 
 @dataclass
@@ -58,18 +79,18 @@ class Harness:
         headers: dict[str, str] | None = None,
         timestamp: int | None = None,
     ) -> ClientResponse:
-        signed = sr.sign(secret, body, timestamp)
+        signed = ss.sign(secret, body, timestamp)
         return await self.client.post(
             "/slack/events", data=body, headers={"Content-Type": content_type, **signed, **(headers or {})}
         )
 
     async def interact(self, payload: dict[str, Any]) -> ClientResponse:
-        return await self.send(*sr.form(payload))
+        return await self.send(*form(payload))
 
     def card(self, contact_id: int) -> Message:
         cards = [
             m
-            for m in self.slack.top_level(CHANNEL)
+            for m in self.slack.messages_in(CHANNEL)
             if (m.metadata or {}).get("event_payload", {}).get("contact_id") == contact_id
         ]
         assert len(cards) == 1, f"expected one card for contact {contact_id}, found {len(cards)}"
@@ -84,22 +105,22 @@ class Harness:
     async def click(self, action: str, contact_id: int, user: str) -> ClientResponse:
         card = self.card(contact_id)
         return await self.interact(
-            sr.click(action, f"v1:c:{contact_id}", user=user, channel=CHANNEL, message_ts=card.ts)
+            click(action, f"v1:c:{contact_id}", user=user, channel=CHANNEL, message_ts=card.ts)
         )
 
     async def ask(self, contact_id: int, asker: str, colleague: str, question: str) -> None:
         """Ask a colleague through the card's button and the modal, then deliver what follows."""
         await self.click("contact.ask", contact_id, asker)
-        values = {"colleague": sr.user_select(colleague), "question": sr.text_input(question)}
-        response = await self.interact(sr.submit(self.last_view(), values, user=asker))
+        values = {"colleague": ss.users_select(colleague), "question": ss.plain_text_input(question)}
+        response = await self.interact(ss.view_submission(self.last_view(), values, user=asker))
         assert response.status == 200, await response.text()
         await self.deliver()
 
     def last_view(self) -> dict[str, Any]:
-        return self.slack.views[-1]
+        return self.slack.last_view()
 
     def ephemerals_for(self, user: str) -> list[str]:
-        return [str(e.get("text")) for e in self.slack.ephemerals if e.get("user") == user]
+        return [e.text for e in self.slack.ephemerals_for(user)]
 
 
 @asynccontextmanager
@@ -117,7 +138,7 @@ async def slack_app(
             yield harness
         return
     async with (
-        FakeSlack().running() as fake,
+        FakeSlack() as fake,
         _app(fake, database_url, clock, engine_options, settings) as harness,
     ):
         yield harness
@@ -131,7 +152,8 @@ async def _app(
     engine_options: dict[str, Any] | None,
     settings: dict[str, Any],
 ) -> AsyncIterator[Harness]:
-    slack.add_channel(CHANNEL)
+    if CHANNEL not in slack.channels:  # a restarted app keeps what the workspace already holds
+        slack.add_channel(CHANNEL, "klantcontact")
     slack.add_user(MARIEKE, "Marieke", "marieke@example.org")
     slack.add_user(PIET, "Piet", "piet@example.org")
     slack.add_user(JOOP, "Joop", "joop@example.org")

@@ -14,8 +14,8 @@ from handoff_bot import keys
 from handoff_bot.clock import ManualClock
 from handoff_bot.storage.models import Base
 from tests.conftest import Database
-from tests.e2e.slack_harness import CHANNEL, JOOP, MARIEKE, PIET, TOKEN, Harness, slack_app
-from tests.fakes import slack_requests as sr
+from tests.e2e.slack_harness import CHANNEL, JOOP, MARIEKE, PIET, TOKEN, Harness, event, slack_app
+from tests.fakes import slack_signing as ss
 
 AMS = ZoneInfo("Europe/Amsterdam")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,8 +35,9 @@ async def database_text(h: Harness) -> str:
 
 
 def slack_text(h: Harness) -> str:
-    """What Slack shows now: every message's current text and blocks."""
-    return h.slack.all_text()
+    """What Slack shows now: every message's current text and blocks (ephemerals and modals are gone)."""
+    messages = [m for channel in h.slack.channels.values() for m in channel.messages.values()]
+    return json.dumps([[m.text, m.blocks] for m in messages], ensure_ascii=False)
 
 
 async def full_story(h: Harness) -> int:
@@ -55,9 +56,9 @@ async def full_story(h: Harness) -> int:
     await h.deliver()
     await h.click("contact.claim", cid, MARIEKE)
     await h.ask(cid, MARIEKE, PIET, "Is Anna's oven under warranty?")
-    dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
+    dm = h.slack.messages_in(h.slack.dm_channel_of(PIET))[0]
     await h.send(
-        *sr.event(
+        *event(
             {
                 "type": "message",
                 "channel": dm.channel,
@@ -72,14 +73,19 @@ async def full_story(h: Harness) -> int:
     )
     await h.click("contact.transfer", cid, MARIEKE)
     await h.interact(
-        sr.submit(
+        ss.view_submission(
             h.last_view(),
-            {"colleague": sr.user_select(JOOP), "note": sr.text_input("Anna from Zwolle, very patient")},
+            {
+                "colleague": ss.users_select(JOOP),
+                "note": ss.plain_text_input("Anna from Zwolle, very patient"),
+            },
             user=MARIEKE,
         )
     )
     await h.click("contact.resolve", cid, JOOP)
-    await h.interact(sr.submit(h.last_view(), {"outcome": sr.text_input("Anna gets a new oven")}, user=JOOP))
+    await h.interact(
+        ss.view_submission(h.last_view(), {"outcome": ss.plain_text_input("Anna gets a new oven")}, user=JOOP)
+    )
     await h.deliver()
     return int(cid)
 
@@ -140,7 +146,7 @@ async def test_retention_removes_old_personal_data_at_night(tmp_path: Path) -> N
         assert [t for t in TRACES if t in await database_text(h) or t in slack_text(h)] == []
         assert "Removed after the retention period." in json.dumps(h.card(cid).blocks)
         assert "Recent" in h.card_text(fresh)  # not resolved: kept
-        assert h.slack.top_level(CHANNEL)
+        assert h.slack.messages_in(CHANNEL)
 
 
 def test_customers_cli_exports_and_erases(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -182,13 +188,13 @@ async def test_minimal_cards_keep_details_private_to_the_claimant_and_the_asked(
         assert "Details are shown to whoever claims this contact." in shared
 
         await h.click("contact.claim", cid, MARIEKE)
-        mine = [e for e in h.slack.ephemerals if e.get("user") == MARIEKE]
+        mine = h.slack.ephemerals_for(MARIEKE)
         assert len(mine) == 1
-        private_view = json.dumps(mine[0]["blocks"], ensure_ascii=False)
+        private_view = json.dumps(mine[0].blocks, ensure_ascii=False)
         assert "+31612345678" in private_view and "88812" in private_view and "Anna Jansen" in private_view
 
         await h.ask(cid, MARIEKE, PIET, "Warranty?")
-        dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
+        dm = h.slack.messages_in(h.slack.dm_channel_of(PIET))[0]
         assert "88812" in json.dumps(dm.blocks) and "anna.jansen@example.org" in json.dumps(dm.blocks)
         shared_now = json.dumps(h.card(cid).blocks) + json.dumps(
             [m.text for m in h.slack.thread(CHANNEL, h.card(cid).ts)]
@@ -209,12 +215,12 @@ async def test_logs_at_info_and_above_hold_ids_only(tmp_path: Path, caplog) -> N
         )
         assert refused.status == 422
         await h.send(
-            *sr.event(
+            *event(
                 {
                     "type": "app_mention",
                     "user": MARIEKE,
                     "channel": CHANNEL,
-                    "text": "<@UBOT> Anna?",
+                    "text": "<@U0HANDOFFBOT> Anna?",
                     "ts": "1.2",
                     "event_ts": "1.2",
                 }

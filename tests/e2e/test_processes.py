@@ -19,7 +19,7 @@ from handoff_bot.services.contacts import receive_contact
 from handoff_bot.storage.db import create_engine, session_factory
 from handoff_bot.storage.migrate import upgrade_database
 from handoff_bot.storage.uow import SqlUnitOfWorkFactory
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_server import FakeSlack
 
 BIN = Path(sys.executable).with_name("handoff-bot")
 TOKEN = "crm-token-0123456789abcdef"
@@ -76,7 +76,7 @@ def slack_env(slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
 
 
 async def test_serve_accepts_a_contact_and_posts_its_card(tmp_path: Path) -> None:
-    async with FakeSlack().running() as slack:
+    async with FakeSlack() as slack:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         async with process(
@@ -93,7 +93,7 @@ async def test_serve_accepts_a_contact_and_posts_its_card(tmp_path: Path) -> Non
                     f"{url}/api/contacts", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
                 ) as response:
                     assert response.status == 201
-                cards = await slack.wait_for("C0CONTACTS", 1)
+                cards = await slack.wait_for_messages("C0CONTACTS", 1)
                 assert "Quote please" in str(cards[0].blocks)
                 async with http.get(f"{url}/metrics") as response:
                     metrics = await response.text()
@@ -103,7 +103,7 @@ async def test_serve_accepts_a_contact_and_posts_its_card(tmp_path: Path) -> Non
 
 
 async def test_a_separate_worker_process_delivers_slack_cards(tmp_path: Path) -> None:
-    async with FakeSlack().running() as slack:
+    async with FakeSlack() as slack:
         env = slack_env(slack, tmp_path)
         engine = create_engine(env["HANDOFF_DATABASE_URL"])
         await upgrade_database(engine)
@@ -114,5 +114,5 @@ async def test_a_separate_worker_process_delivers_slack_cards(tmp_path: Path) ->
             )
         await engine.dispose()
         async with process("worker", env=env, cwd=tmp_path):
-            cards = await slack.wait_for("C0CONTACTS", 2)
+            cards = await slack.wait_for_messages("C0CONTACTS", 2)
         assert sorted(c.metadata["event_payload"]["contact_id"] for c in cards if c.metadata) == [1, 2]

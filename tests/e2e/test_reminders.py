@@ -14,9 +14,9 @@ from handoff_bot.outbox.worker import OutboxWorker
 from handoff_bot.storage.db import session_factory
 from handoff_bot.storage.outbox import OutboxStore
 from tests.conftest import Database
-from tests.e2e.slack_harness import CHANNEL, MARIEKE, PIET, Harness, slack_app
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlack
+from tests.e2e.slack_harness import CHANNEL, MARIEKE, PIET, Harness, click, command, event, slack_app
+from tests.fakes import slack_signing as ss
+from tests.fakes.slack_server import FakeSlack
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -36,7 +36,7 @@ async def tick(h: Harness, clock: ManualClock, **delta: float) -> None:
 
 def channel_posts(h: Harness) -> list[str]:
     """Top-level messages in the contacts channel that are not cards (digests, summaries)."""
-    return [m.text for m in h.slack.top_level(CHANNEL) if not m.metadata]
+    return [m.text for m in h.slack.messages_in(CHANNEL) if not m.metadata]
 
 
 async def test_unclaimed_contact_is_reminded_then_escalated_and_claiming_stops_it(tmp_path: Path) -> None:
@@ -71,7 +71,9 @@ async def test_the_relationship_owner_is_reminded_instead_of_everyone(tmp_path: 
         first = (await h.post_contact())["id"]
         await h.deliver()
         await h.click("contact.resolve", first, PIET)
-        await h.interact(sr.submit(h.last_view(), {"outcome": sr.text_input("Done")}, user=PIET))
+        await h.interact(
+            ss.view_submission(h.last_view(), {"outcome": ss.plain_text_input("Done")}, user=PIET)
+        )
         second = (await h.post_contact())["id"]
         await h.deliver()
         stranger = (await h.post_contact(customer={"name": "New customer"}))["id"]
@@ -102,7 +104,7 @@ async def test_clocks_count_office_time_only_across_a_weekend_with_one_digest(tm
         digests = channel_posts(h)
         assert len(digests) == 1
         assert digests[0].startswith("Good morning! 2 contact(s) came in since closing (Fri 20 Nov 17:30)")
-        digest = h.slack.top_level(CHANNEL)[-1]
+        digest = h.slack.messages_in(CHANNEL)[-1]
         listed = str(digest.blocks)
         assert (
             f"#{saturday} Phone, Sat 21 Nov 10:25>" in listed
@@ -142,34 +144,34 @@ async def test_unanswered_question_nudges_the_colleague_then_tells_the_asker(tmp
         await h.deliver()
         await h.click("contact.claim", cid, MARIEKE)
         await h.ask(cid, MARIEKE, PIET, "Which oven model is it?")
-        dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
+        dm = h.slack.messages_in(h.slack.dm_channel_of(PIET))[0]
         await tick(h, clock, minutes=15)
         nudge = h.slack.thread(dm.channel, dm.ts)
         assert [m.text for m in nudge] == [
             "Friendly reminder: Marieke is still waiting for your answer. Just reply here."
         ]
         await tick(h, clock, minutes=15)
-        to_asker = h.slack.top_level(h.slack.dm_channel_of(MARIEKE))
+        to_asker = h.slack.messages_in(h.slack.dm_channel_of(MARIEKE))
         assert [m.text for m in to_asker] == [
             "Piet hasn't answered your question yet: Which oven model is it?"
         ]
         button = to_asker[0].blocks[-1]["elements"][0]
         assert button["action_id"] == "question.ask_again"
-        click = sr.click(
+        press = click(
             "question.ask_again",
             button["value"],
             user=MARIEKE,
             channel=to_asker[0].channel,
             message_ts=to_asker[0].ts,
         )
-        assert (await h.interact(click)).status == 200
+        assert (await h.interact(press)).status == 200
         form = h.last_view()
         assert form["callback_id"] == "view.ask" and form["private_metadata"] == f"v1:c:{cid}"
         question_block = next(b for b in form["blocks"] if b.get("block_id") == "question")
         assert question_block["element"]["initial_value"] == "Which oven model is it?"
         await tick(h, clock, hours=2)
         assert (
-            len(h.slack.thread(dm.channel, dm.ts)) == 1 and len(h.slack.top_level(to_asker[0].channel)) == 1
+            len(h.slack.thread(dm.channel, dm.ts)) == 1 and len(h.slack.messages_in(to_asker[0].channel)) == 1
         )
 
 
@@ -179,7 +181,7 @@ async def test_an_answer_before_the_reminder_stops_it(tmp_path: Path) -> None:
         cid = (await h.post_contact())["id"]
         await h.deliver()
         await h.ask(cid, MARIEKE, PIET, "?")
-        dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
+        dm = h.slack.messages_in(h.slack.dm_channel_of(PIET))[0]
         reply = {
             "type": "message",
             "channel": dm.channel,
@@ -190,11 +192,11 @@ async def test_an_answer_before_the_reminder_stops_it(tmp_path: Path) -> None:
             "thread_ts": dm.ts,
             "event_ts": "1700000000.000900",
         }
-        await h.send(*sr.event(reply))
+        await h.send(*event(reply))
         await tick(h, clock, hours=1)
         assert (
             h.slack.thread(dm.channel, dm.ts) == []
-            and h.slack.top_level(h.slack.dm_channel_of(MARIEKE)) == []
+            and h.slack.messages_in(h.slack.dm_channel_of(MARIEKE)) == []
         )
 
 
@@ -207,9 +209,9 @@ async def test_callback_promise_reminds_the_claimant_and_a_miss_shows(tmp_path: 
         await h.click("contact.claim", cid, MARIEKE)
         clock.set(datetime(2026, 11, 23, 14, 49, tzinfo=AMS))
         await h.deliver()
-        assert h.slack.top_level(h.slack.dm_channel_of(MARIEKE)) == []
+        assert h.slack.messages_in(h.slack.dm_channel_of(MARIEKE)) == []
         await tick(h, clock, minutes=1)
-        dms = h.slack.top_level(h.slack.dm_channel_of(MARIEKE))
+        dms = h.slack.messages_in(h.slack.dm_channel_of(MARIEKE))
         assert [m.text for m in dms] == ["Marieke, we promised to call this customer back before 15:00."]
         await tick(h, clock, minutes=10)
         assert (
@@ -233,7 +235,7 @@ async def test_end_of_day_summary_lists_what_is_still_open(tmp_path: Path) -> No
         clock.set(datetime(2026, 11, 23, 17, 30, tzinfo=AMS))
         await h.deliver()
         summary = [
-            m for m in h.slack.top_level(CHANNEL) if not m.metadata and m.text.startswith("End of the day")
+            m for m in h.slack.messages_in(CHANNEL) if not m.metadata and m.text.startswith("End of the day")
         ]
         assert len(summary) == 1
         assert summary[0].text == (
@@ -245,12 +247,12 @@ async def test_end_of_day_summary_lists_what_is_still_open(tmp_path: Path) -> No
         assert "Oven" not in body and "Anna" not in body
         clock.set(datetime(2026, 11, 24, 17, 30, tzinfo=AMS))  # tomorrow's was scheduled by today's
         await h.deliver()
-        assert sum(1 for m in h.slack.top_level(CHANNEL) if m.text.startswith("End of the day")) == 2
+        assert sum(1 for m in h.slack.messages_in(CHANNEL) if m.text.startswith("End of the day")) == 2
 
 
 async def test_timers_survive_a_restart(tmp_path: Path) -> None:
     clock = at(2026, 11, 23, 10, 0)
-    async with FakeSlack().running() as slack:
+    async with FakeSlack() as slack:
         async with slack_app(db(tmp_path), clock=clock, slack=slack) as h:
             cid = (await h.post_contact())["id"]
             await h.deliver()
@@ -307,16 +309,16 @@ def test_office_hours_are_read_from_the_setting() -> None:
 async def test_a_callback_promise_logged_in_slack_shows_on_the_card(tmp_path: Path) -> None:
     clock = at(2026, 11, 23, 10, 0)
     async with slack_app(db(tmp_path), clock=clock) as h:
-        await h.send(*sr.command("", user=MARIEKE))
+        await h.send(*command("", user=MARIEKE))
         form = h.last_view()
         values = {
             "channel": {"type": "static_select", "selected_option": {"value": "phone"}},
-            "name": sr.text_input("Kees"),
+            "name": ss.plain_text_input("Kees"),
             "callback": {"type": "timepicker", "selected_time": "09:00"},
         }
-        past = await h.interact(sr.submit(form, values, user=MARIEKE))
+        past = await h.interact(ss.view_submission(form, values, user=MARIEKE))
         assert (await past.json())["errors"] == {"callback": "That time has already passed today"}
         values["callback"] = {"type": "timepicker", "selected_time": "15:00"}
-        assert (await h.interact(sr.submit(form, values, user=MARIEKE))).status == 200
+        assert (await h.interact(ss.view_submission(form, values, user=MARIEKE))).status == 200
         await h.deliver()
         assert "call back before 15:00" in h.card_text(1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.e2e.slack_harness import CHANNEL, JOOP, MARIEKE, PIET, Harness, slack_app
-from tests.fakes import slack_requests as sr
+from tests.e2e.slack_harness import CHANNEL, JOOP, MARIEKE, PIET, Harness, click, event, form, slack_app
+from tests.fakes import slack_signing as ss
 
 
 def db(tmp_path: Path) -> str:
@@ -19,11 +19,11 @@ async def ask_and_answer(h: Harness, contact_id: int) -> None:
     view = h.last_view()
     assert view["callback_id"] == "view.ask" and view["private_metadata"] == f"v1:c:{contact_id}"
     response = await h.interact(
-        sr.submit(
+        ss.view_submission(
             view,
             {
-                "colleague": sr.user_select(PIET),
-                "question": sr.text_input("Is the oven still under warranty?"),
+                "colleague": ss.users_select(PIET),
+                "question": ss.plain_text_input("Is the oven still under warranty?"),
             },
             user=MARIEKE,
         )
@@ -48,7 +48,7 @@ async def test_contact_to_answer_in_the_customer_thread(tmp_path: Path) -> None:
         assert h.thread_texts(cid) == ["<@U0MARIEKE> claimed this contact"]
 
         await ask_and_answer(h, cid)
-        dm = h.slack.top_level(h.slack.dm_channel_of(PIET))
+        dm = h.slack.messages_in(h.slack.dm_channel_of(PIET))
         assert len(dm) == 1
         assert "Is the oven still under warranty?" in str(dm[0].blocks)
         assert "question.answer" in str(dm[0].blocks)
@@ -65,12 +65,12 @@ async def test_contact_to_answer_in_the_customer_thread(tmp_path: Path) -> None:
             "thread_ts": dm[0].ts,
             "event_ts": "1700000000.000100",
         }
-        body, kind = sr.event(reply, event_id="EvANSWER1")
+        body, kind = event(reply, event_id="EvANSWER1")
         assert (await h.send(body, kind)).status == 200
         await h.deliver()
         assert h.thread_texts(cid)[-1] == "<@U0PIET> answered <@U0MARIEKE>: Yes, until March 2027."
         assert "Yes, until March 2027." in h.card_text(cid)
-        dm_now = h.slack.top_level(dm[0].channel)[0]
+        dm_now = h.slack.messages_in(dm[0].channel)[0]
         assert "question.answer" not in str(dm_now.blocks) and "Answered by <@U0PIET>" in str(dm_now.blocks)
 
         # Slack retries the same event: no second effect, nobody is told anything.
@@ -86,7 +86,9 @@ async def test_contact_to_answer_in_the_customer_thread(tmp_path: Path) -> None:
         view = h.last_view()
         assert view["callback_id"] == "view.resolve"
         await h.interact(
-            sr.submit(view, {"outcome": sr.text_input("Technician booked for Friday")}, user=MARIEKE)
+            ss.view_submission(
+                view, {"outcome": ss.plain_text_input("Technician booked for Friday")}, user=MARIEKE
+            )
         )
         await h.deliver()
         assert "Resolved by <@U0MARIEKE>: Technician booked for Friday" in h.card_text(cid)
@@ -98,15 +100,17 @@ async def test_answer_through_the_modal_and_a_second_answer_is_refused(tmp_path:
         cid = (await h.post_contact())["id"]
         await h.deliver()
         await ask_and_answer(h, cid)
-        dm = h.slack.top_level(h.slack.dm_channel_of(PIET))[0]
-        click = sr.click("question.answer", "v1:q:1", user=PIET, channel=dm.channel, message_ts=dm.ts)
-        assert (await h.interact(click)).status == 200
+        dm = h.slack.messages_in(h.slack.dm_channel_of(PIET))[0]
+        press = click("question.answer", "v1:q:1", user=PIET, channel=dm.channel, message_ts=dm.ts)
+        assert (await h.interact(press)).status == 200
         view = h.last_view()
         assert view["callback_id"] == "view.answer"
-        await h.interact(sr.submit(view, {"answer": sr.text_input("Ask Joop, he sold it.")}, user=PIET))
+        await h.interact(
+            ss.view_submission(view, {"answer": ss.plain_text_input("Ask Joop, he sold it.")}, user=PIET)
+        )
         await h.deliver()
         assert h.thread_texts(cid)[-1] == "<@U0PIET> answered <@U0MARIEKE>: Ask Joop, he sold it."
-        late = await h.interact(sr.submit(view, {"answer": sr.text_input("again")}, user=PIET))
+        late = await h.interact(ss.view_submission(view, {"answer": ss.plain_text_input("again")}, user=PIET))
         errors = (await late.json())["errors"]
         assert errors == {"answer": "This question was already answered by Piet"}
 
@@ -138,11 +142,11 @@ async def test_transfer_hands_the_contact_over_with_a_note_in_a_dm(tmp_path: Pat
         view = h.last_view()
         assert view["callback_id"] == "view.transfer"
         await h.interact(
-            sr.submit(
+            ss.view_submission(
                 view,
                 {
-                    "colleague": sr.user_select(JOOP),
-                    "note": sr.text_input("She already paid; check the bank statement"),
+                    "colleague": ss.users_select(JOOP),
+                    "note": ss.plain_text_input("She already paid; check the bank statement"),
                 },
                 user=MARIEKE,
             )
@@ -152,7 +156,7 @@ async def test_transfer_hands_the_contact_over_with_a_note_in_a_dm(tmp_path: Pat
         assert h.thread_texts(cid)[-1] == (
             "<@U0MARIEKE> transferred this contact to <@U0JOOP>: She already paid; check the bank statement"
         )
-        dm = h.slack.top_level(h.slack.dm_channel_of(JOOP))
+        dm = h.slack.messages_in(h.slack.dm_channel_of(JOOP))
         assert (
             len(dm) == 1
             and "check the bank statement" in dm[0].text
@@ -167,8 +171,8 @@ async def test_requests_with_a_bad_or_stale_signature_get_401_and_change_nothing
     async with slack_app(db(tmp_path)) as h:
         cid = (await h.post_contact())["id"]
         await h.deliver()
-        body, kind = sr.form(
-            sr.click("contact.claim", f"v1:c:{cid}", user=MARIEKE, channel=CHANNEL, message_ts=h.card(cid).ts)
+        body, kind = form(
+            click("contact.claim", f"v1:c:{cid}", user=MARIEKE, channel=CHANNEL, message_ts=h.card(cid).ts)
         )
         assert (await h.send(body, kind, secret="not-the-secret")).status == 401
         assert (await h.send(body, kind, timestamp=1_500_000_000)).status == 401
@@ -190,16 +194,16 @@ async def test_ask_inline_with_a_mention_in_the_contact_thread(tmp_path: Path) -
             "ts": "1700000001.000200",
             "thread_ts": card.ts,
             "event_ts": "1700000001.000200",
-            "text": "<@UBOT> ask <@U0PIET> do we still stock the 30 cm tins?",
+            "text": "<@U0HANDOFFBOT> ask <@U0PIET> do we still stock the 30 cm tins?",
         }
-        body, kind = sr.event(mention)
+        body, kind = event(mention)
         assert (await h.send(body, kind)).status == 200
         await h.deliver()
         assert h.thread_texts(cid)[-1] == "<@U0MARIEKE> asked <@U0PIET>: do we still stock the 30 cm tins?"
-        assert len(h.slack.top_level(h.slack.dm_channel_of(PIET))) == 1
+        assert len(h.slack.messages_in(h.slack.dm_channel_of(PIET))) == 1
         # Outside a contact thread the bot explains instead of guessing.
         stray = {**mention, "thread_ts": None, "ts": "1700000002.000300"}
-        body, kind = sr.event(stray)
+        body, kind = event(stray)
         await h.send(body, kind)
         assert h.ephemerals_for(MARIEKE)[-1].startswith("Ask from inside a contact's thread")
 
@@ -209,7 +213,9 @@ async def test_relationship_owner_is_mentioned_in_the_thread_of_a_returning_cust
         first = (await h.post_contact())["id"]
         await h.deliver()
         await h.click("contact.resolve", first, PIET)
-        await h.interact(sr.submit(h.last_view(), {"outcome": sr.text_input("Sent a new oven")}, user=PIET))
+        await h.interact(
+            ss.view_submission(h.last_view(), {"outcome": ss.plain_text_input("Sent a new oven")}, user=PIET)
+        )
         second = (await h.post_contact(customer={"name": "A. Jansen", "phone": "+31 6 1234 5678"}))["id"]
         await h.deliver()
         assert (

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.slack_harness import MARIEKE, slack_app
-from tests.fakes import slack_requests as sr
+from tests.fakes import slack_signing as ss
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack"
 
@@ -23,7 +23,7 @@ def db(tmp_path: Path) -> str:
 def test_our_signature_reproduces_slacks_worked_example() -> None:
     vector = fixture("request_signing_test_vector.json")
     body = (FIXTURES / vector["body_file"]).read_bytes()
-    headers = sr.sign(vector["signing_secret"], body, int(vector["x_slack_request_timestamp"]))
+    headers = ss.sign(vector["signing_secret"], body, int(vector["x_slack_request_timestamp"]))
     assert headers["X-Slack-Signature"] == vector["expected_x_slack_signature"]
 
 
@@ -73,6 +73,7 @@ async def test_documented_app_mention_without_a_command_gets_help(tmp_path: Path
     async with slack_app(db(tmp_path)) as h:
         doc = fixture("event_callback_app_mention.strict.json")
         doc["event"]["user"] = MARIEKE
+        h.slack.add_channel(doc["event"]["channel"])  # the documented example's channel
         assert (await h.send(json.dumps(doc).encode(), "application/json")).status == 200
         assert h.ephemerals_for(MARIEKE) == [
             "Write `@Handoff ask @colleague your question` in a contact's thread."

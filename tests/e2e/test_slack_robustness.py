@@ -12,8 +12,8 @@ from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.platforms.slack.delivery import SlackDelivery
 from handoff_bot.services.ports import OutboxMessage
 from handoff_bot.storage.outbox import Completion, OutboxStore
-from tests.e2e.slack_harness import CHANNEL, MARIEKE, Harness, slack_app
-from tests.fakes import slack_requests as sr
+from tests.e2e.slack_harness import CHANNEL, MARIEKE, Harness, command, event, slack_app
+from tests.fakes import slack_signing as ss
 
 
 def db(tmp_path: Path) -> str:
@@ -36,7 +36,7 @@ async def test_rate_limited_posts_wait_for_retry_after_and_are_posted_once(tmp_p
         cid = (await h.post_contact())["id"]
         for _ in range(3):
             await worker.drain()
-            assert h.slack.top_level(CHANNEL) == []
+            assert h.slack.messages_in(CHANNEL) == []
             pending = await h.client.app[keys.OUTBOX].entries(dead=False)
             card_row = next(e for e in pending if e.kind == "card.post")
             assert card_row.attempts == 0  # waiting our turn is not a failed attempt
@@ -45,7 +45,7 @@ async def test_rate_limited_posts_wait_for_retry_after_and_are_posted_once(tmp_p
             clock.advance(seconds=31)
             _reset_pause(h)
         await worker.drain()
-        assert len(h.slack.top_level(CHANNEL)) == 1 and h.card(cid)
+        assert len(h.slack.messages_in(CHANNEL)) == 1 and h.card(cid)
 
 
 async def chat_backlog(h: Harness) -> list[str]:
@@ -70,7 +70,8 @@ async def test_outage_is_retried_with_backoff_and_nothing_is_lost(tmp_path: Path
             clock.advance(minutes=10)
         await worker.drain()
         posted = [
-            (m.metadata or {}).get("event_payload", {}).get("contact_id") for m in h.slack.top_level(CHANNEL)
+            (m.metadata or {}).get("event_payload", {}).get("contact_id")
+            for m in h.slack.messages_in(CHANNEL)
         ]
         assert sorted(posted) == ids
         assert await chat_backlog(h) == []
@@ -91,7 +92,7 @@ async def test_permanent_errors_are_dead_lettered_with_what_to_fix(tmp_path: Pat
         # After the fix (invite the bot) an operator retries it and it arrives.
         assert await h.client.app[keys.OUTBOX].requeue(dead[0].id)
         await h.deliver()
-        assert len(h.slack.top_level(CHANNEL)) == 1
+        assert len(h.slack.messages_in(CHANNEL)) == 1
 
 
 async def test_a_crash_after_posting_does_not_post_the_card_or_thread_line_twice(tmp_path: Path) -> None:
@@ -113,7 +114,7 @@ async def test_a_crash_after_posting_does_not_post_the_card_or_thread_line_twice
         await worker.drain()
         clock.advance(minutes=5)
         await worker.drain()
-        assert len(h.slack.top_level(CHANNEL)) == 1
+        assert len(h.slack.messages_in(CHANNEL)) == 1
         await h.click("contact.claim", cid, MARIEKE)
         await worker.drain()
         clock.advance(minutes=5)
@@ -168,29 +169,31 @@ def _mrkdwn(blocks: list[dict[str, object]]) -> str:
 async def test_slash_commands_home_tab_and_the_log_form(tmp_path: Path) -> None:
     async with slack_app(db(tmp_path)) as h:
         await h.post_contact(subject="Waiting one")
-        response = await h.send(*sr.command("open", user=MARIEKE))
+        response = await h.send(*command("open", user=MARIEKE))
         listing = await response.json()
         assert listing["response_type"] == "ephemeral" and "Waiting one" in json.dumps(listing["blocks"])
 
-        assert (await h.send(*sr.command("", user=MARIEKE))).status == 200
+        assert (await h.send(*command("", user=MARIEKE))).status == 200
         form = h.last_view()
         assert form["callback_id"] == "view.log_contact"
-        bad = await h.interact(sr.submit(form, {"phone": sr.text_input("call me maybe")}, user=MARIEKE))
+        bad = await h.interact(
+            ss.view_submission(form, {"phone": ss.plain_text_input("call me maybe")}, user=MARIEKE)
+        )
         assert (await bad.json())["errors"] == {"phone": "That phone number doesn't look right"}
         values = {
             "channel": {"type": "static_select", "selected_option": {"value": "phone"}},
-            "name": sr.text_input("Kees de Boer"),
-            "phone": sr.text_input("010-1234567"),
-            "subject": sr.text_input("Wants a quote"),
+            "name": ss.plain_text_input("Kees de Boer"),
+            "phone": ss.plain_text_input("010-1234567"),
+            "subject": ss.plain_text_input("Wants a quote"),
             "mine": {"type": "checkboxes", "selected_options": [{"value": "mine"}]},
         }
-        ok = await h.interact(sr.submit(form, values, user=MARIEKE))
+        ok = await h.interact(ss.view_submission(form, values, user=MARIEKE))
         assert ok.status == 200 and await ok.text() == ""
         await h.deliver()
-        mine = await (await h.send(*sr.command("mine", user=MARIEKE))).json()
+        mine = await (await h.send(*command("mine", user=MARIEKE))).json()
         assert "Kees de Boer" in json.dumps(mine["blocks"]) and "Wants a quote" in json.dumps(mine["blocks"])
 
-        body, kind = sr.event(
+        body, kind = event(
             {
                 "type": "app_home_opened",
                 "user": MARIEKE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from handoff_bot import keys
 from handoff_bot.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
+READY_DEADLINE = 5.0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -20,7 +22,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     try:
-        async with request.app[keys.ENGINE].connect() as conn:
+        # Bounded: a load balancer asking during a network partition needs an answer, not a hang.
+        async with asyncio.timeout(READY_DEADLINE), request.app[keys.ENGINE].connect() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         log.warning("readiness check failed: database unreachable (%s)", type(exc).__name__)

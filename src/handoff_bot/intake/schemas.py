@@ -47,3 +47,71 @@ class ContactIn(BaseModel):
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     received_at: IsoTime | None = None
     callback_before: IsoTime | None = None
+
+
+# ---------------------------------------------------------------------- answers (for the OpenAPI document)
+
+
+class ContactAccepted(BaseModel):
+    """201 for a new contact, 200 when `external_id` named one we already had."""
+
+    id: int
+    status: str
+    customer_id: int
+    url: str
+
+
+class ContactSummary(BaseModel):
+    id: int
+    status: str
+    channel: Channel
+    subject: str
+    customer_id: int
+    source: str
+    external_id: str | None
+    received_at: str
+    received_at_local: str
+    claimed_by: int | None
+    resolved_by: int | None
+
+
+class ContactPage(BaseModel):
+    items: list[ContactSummary]
+    next_cursor: str | None
+
+
+class ContactDetail(BaseModel):
+    """One contact with its customer, context, questions and timeline (see the README)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    status: str
+    channel: Channel
+    subject: str
+    body: str
+    customer_id: int
+    customer: dict[str, object]
+
+
+class CustomerErased(BaseModel):
+    customer_id: int
+    contacts: int
+    already_erased: bool
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem document (application/problem+json)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None

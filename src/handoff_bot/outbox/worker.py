@@ -99,23 +99,50 @@ class OutboxWorker:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop`, keeping up to `batch` rows in flight: more rows are leased as soon as
+        half of them have settled, so a slow or paced channel never sits idle between batches."""
         log.info("outbox worker %s started", self.worker_id)
-        while not stop.is_set():
-            # Cleared before leasing, not after: a commit that lands while a lease is reading must
-            # still wake the next round (clearing afterwards lost that wake-up until the next poll).
-            self._wake.clear()
-            try:
-                handled = await self.run_once()
-            except Exception:
-                # The database may be briefly away; keep the worker alive and try again.
-                log.exception("outbox worker %s could not lease rows; retrying", self.worker_id)
-                handled = 0
-            if handled:
-                continue
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                # Cleared before leasing, not after: a commit that lands while a lease is reading must
+                # still wake the next round (clearing afterwards lost that wake-up until the next poll).
+                self._wake.clear()
+                leased = 0
+                if len(inflight) <= self.batch // 2:
+                    try:
+                        messages = await self.store.lease(
+                            self.worker_id, self.batch - len(inflight), self.lease
+                        )
+                    except Exception:
+                        # The database may be briefly away; keep the worker alive and try again.
+                        log.exception("outbox worker %s could not lease rows; retrying", self.worker_id)
+                        messages = []
+                    # Rows leased together never share a key, nor with rows still in flight (the
+                    # lease skips rows behind a pending one): they can be delivered concurrently.
+                    inflight |= {asyncio.create_task(self._process(m)) for m in messages}
+                    leased = len(messages)
+                if leased and len(inflight) <= self.batch // 2:
+                    continue
+                waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+                done, _ = await asyncio.wait(
+                    waiters | inflight, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+                for task in done & inflight:
+                    if not task.cancelled() and task.exception() is not None:
+                        # Settling failed (database away): the row's lease runs out and it comes back.
+                        log.error(
+                            "outbox worker %s could not settle a row: %r", self.worker_id, task.exception()
+                        )
+                inflight -= done
+        finally:
+            if inflight:
+                _, unfinished = await asyncio.wait(inflight, timeout=5)
+                for task in unfinished:
+                    task.cancel()  # its lease runs out; the next worker delivers it (checking first)
+                await asyncio.gather(*inflight, return_exceptions=True)
         log.info("outbox worker %s stopped", self.worker_id)
 
     async def _process(self, message: OutboxMessage) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -40,22 +40,72 @@ FIXES = {
 MAX_PAUSE = 30.0
 
 
-class SlackClient:
-    """A thin wrapper: one AsyncWebClient, per-channel pauses after 429, errors in outbox terms."""
+class ChannelPacer:
+    """A token bucket per channel (GCRA): posts start at least 1/`per_second` apart, `burst` at once.
 
-    def __init__(self, web: AsyncWebClient) -> None:
+    Posts to one channel take turns under a lock and each turn is timed when the post really
+    leaves, so a stalled event loop delays posts instead of releasing a backlog at once (which
+    Slack would answer with 429s).
+    """
+
+    def __init__(
+        self, per_second: float, burst: int = 1, *, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = 1.0 / per_second
+        self.tolerance = (max(1, burst) - 1) * self.interval
+        self.now = now
+        self._due: dict[str, float] = {}  # channel → theoretical time of its next post
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._queued: dict[str, int] = {}
+
+    def hold(self, channel: str, seconds: float) -> None:
+        """Slack said 429: nothing more to `channel` for `seconds`, queued posts included (without
+        this they would all leave together when the pause ends, and be refused again)."""
+        self._due[channel] = max(self._due.get(channel, 0.0), self.now() + seconds)
+
+    async def turn(self, channel: str) -> None:
+        """Wait for this channel's next slot; raise RetryLater when the queue would take longer
+        than MAX_PAUSE, so the outbox row comes back later instead of outliving its lease."""
+        queued = self._queued.get(channel, 0)
+        if queued * self.interval > MAX_PAUSE:
+            raise RetryLater(
+                f"slack channel {channel} is busy", retry_after=queued * self.interval, counts=False
+            )
+        self._queued[channel] = queued + 1
+        try:
+            async with self._locks.setdefault(channel, asyncio.Lock()):
+                while True:
+                    now = self.now()
+                    due = max(self._due.get(channel, now), now)
+                    wait = due - self.tolerance - now
+                    if wait <= 0:
+                        break
+                    await asyncio.sleep(wait)  # then look again: a 429 may have pushed the slot back
+                # Half a slot of lateness (timer slack) is made up; more is lost, never bunched.
+                self._due[channel] = max(due, self.now() - self.interval / 2) + self.interval
+        finally:
+            self._queued[channel] -= 1
+
+
+class SlackClient:
+    """A thin wrapper: one AsyncWebClient, per-channel pacing and pauses after 429, errors in outbox terms."""
+
+    def __init__(self, web: AsyncWebClient, pacer: ChannelPacer | None = None) -> None:
         self.web = web
+        self.pacer = pacer
         self._paused_until: dict[str, float] = {}
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         # Slack limits posting per channel and everything else per method.
         lane = f"{method}:{params['channel']}" if method == "chat.postMessage" else method
+        if self.pacer is not None and method == "chat.postMessage":
+            await self.pacer.turn(str(params["channel"]))
         async with self._paced(lane):
             try:
                 # slack_sdk's typed methods pick the encoding Slack expects for each method.
                 response = await getattr(self.web, method.replace(".", "_"))(**params)
             except SlackApiError as exc:
-                raise self._translate(method, lane, exc) from exc
+                raise self._translate(method, lane, exc, params.get("channel")) from exc
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise RetryLater(f"slack {method}: {type(exc).__name__}") from exc
         data = response.data
@@ -99,12 +149,14 @@ class SlackClient:
             await asyncio.sleep(wait)
         yield
 
-    def _translate(self, method: str, lane: str, exc: SlackApiError) -> Exception:
+    def _translate(self, method: str, lane: str, exc: SlackApiError, channel: Any = None) -> Exception:
         status = getattr(exc.response, "status_code", 200)
         error = str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
         if status == 429 or error == "ratelimited":
             retry_after = _retry_after(exc.response.headers)
             self._paused_until[lane] = time.monotonic() + retry_after
+            if self.pacer is not None and method == "chat.postMessage" and channel:
+                self.pacer.hold(str(channel), retry_after)
             return RetryLater(f"slack {method}: rate limited", retry_after=retry_after, counts=False)
         if status >= 500 or error in {
             "internal_error",

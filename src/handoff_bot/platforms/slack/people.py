@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from handoff_bot.domain.errors import InvalidIdentity, NotFound
 from handoff_bot.domain.people import Person
+from handoff_bot.outbox.errors import PermanentFailure
 from handoff_bot.platforms.slack.actions import decode, person_ref
 from handoff_bot.platforms.slack.client import SlackClient
 from handoff_bot.services.commands import EnsurePerson
@@ -78,7 +79,13 @@ class SlackPeople:
             known = await tx.people.by_identity(PLATFORM, user_id)
         if known is not None:
             return known
-        data = await self.client.call("users.info", user=user_id)
+        try:
+            data = await self.client.call("users.info", user=user_id)
+        except PermanentFailure as exc:
+            # Slack signed the request, so the user exists; someone from another workspace (Slack
+            # Connect) or a deactivated account is not visible to users.info. Join them by id.
+            log.info("slack user %s has no profile we can read (%s); joined by id", user_id, exc.reason)
+            data = {}
         user = data.get("user") or {}
         profile = user.get("profile") or {}
         name = (

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from handoff_bot.config import Settings
 from handoff_bot.i18n.catalogue import Catalogue
 from handoff_bot.platforms.slack import app as slack_app
-from handoff_bot.platforms.slack.client import SlackClient
+from handoff_bot.platforms.slack.client import ChannelPacer, SlackClient
 from handoff_bot.platforms.slack.delivery import SlackDelivery
 from handoff_bot.platforms.slack.deps import SlackDeps
 from handoff_bot.platforms.slack.people import SlackPeople
@@ -47,8 +47,13 @@ async def slack_runtime(
     platforms = tuple(name for name, why_not in settings.platform_status().items() if why_not is None)
     # One HTTP session for every Web API call (slack_sdk would otherwise open one per request).
     async with aiohttp.ClientSession() as http:
-        web = slack_app.web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, http)
-        client = SlackClient(web)
+        web = slack_app.web_client(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            http,
+            timeout=settings.slack_timeout_seconds,
+        )
+        client = SlackClient(web, ChannelPacer(settings.slack_post_rate, settings.slack_post_burst))
         messages = ChatMessages(uow.sessions)
         deps = SlackDeps(
             uow=uow,
