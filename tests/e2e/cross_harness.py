@@ -24,7 +24,7 @@ from tests.e2e import slack_harness as sh
 from tests.e2e import teams_harness as th
 from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.bot_tokens import shared_issuer
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_server import FakeSlack
 
 # Sanne is only on Teams; Marieke is on both (one person, joined by email); Piet only on Slack.
 SANNE = ("29:1sanne", "7d1f4a52-93c4-4a3b-8f0e-2c6d9b1e5a70", "Sanne", "sanne@example.org")
@@ -45,7 +45,7 @@ class Both:
 async def both_app(database_url: str, *, engine_options: dict[str, Any] | None = None) -> AsyncIterator[Both]:
     issuer = shared_issuer()
     async with (
-        FakeSlack().running() as slack,
+        FakeSlack() as slack,
         FakeConnector(token=th.BOT_TOKEN, tenant=th.TENANT).running() as connector,
     ):
         slack.add_channel(sh.CHANNEL)

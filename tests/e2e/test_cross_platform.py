@@ -10,12 +10,13 @@ from handoff_bot.platforms.teams.actions import Verb, action_data, dialog_data
 from handoff_bot.services.commands import EnsurePerson
 from handoff_bot.services.people import ensure_person
 from tests.conftest import Database
+from tests.e2e import slack_harness as sh
 from tests.e2e import teams_flows as tf
 from tests.e2e.cross_harness import SANNE, Both, both_app
 from tests.e2e.slack_harness import MARIEKE as SLACK_MARIEKE
 from tests.e2e.slack_harness import PIET as SLACK_PIET
 from tests.e2e.teams_harness import MARIEKE as TEAMS_MARIEKE
-from tests.fakes import slack_requests as sr
+from tests.fakes import slack_signing as ss
 
 
 def _engine(database: Database) -> dict[str, Any]:
@@ -56,15 +57,15 @@ async def test_the_slack_ask_form_offers_colleagues_who_are_only_on_teams(databa
         assert list(offered) == ["Sanne"]  # not Joop (unreachable), not the Slack users (Slack's own picker)
 
         both = await b.slack.interact(
-            sr.submit(
+            ss.view_submission(
                 view,
                 {
-                    "colleague": sr.user_select(SLACK_PIET),
+                    "colleague": ss.users_select(SLACK_PIET),
                     "colleague_other": {
                         "type": "static_select",
                         "selected_option": {"value": offered["Sanne"]},
                     },
-                    "question": sr.text_input("Is the oven under warranty?"),
+                    "question": ss.plain_text_input("Is the oven under warranty?"),
                 },
                 user=SLACK_MARIEKE,
             )
@@ -74,14 +75,14 @@ async def test_the_slack_ask_form_offers_colleagues_who_are_only_on_teams(databa
         }
 
         asked = await b.slack.interact(
-            sr.submit(
+            ss.view_submission(
                 view,
                 {
                     "colleague_other": {
                         "type": "static_select",
                         "selected_option": {"value": offered["Sanne"]},
                     },
-                    "question": sr.text_input("Is the oven under warranty?"),
+                    "question": ss.plain_text_input("Is the oven under warranty?"),
                 },
                 user=SLACK_MARIEKE,
             )
@@ -108,14 +109,14 @@ async def test_asking_someone_on_no_chat_platform_is_refused_with_a_clear_reason
         view = b.slack.last_view()
 
         forged = await b.slack.interact(
-            sr.submit(
+            ss.view_submission(
                 view,
                 {
                     "colleague_other": {
                         "type": "static_select",
                         "selected_option": {"value": f"v1:p:{joop.id}"},
                     },
-                    "question": sr.text_input("Anyone?"),
+                    "question": ss.plain_text_input("Anyone?"),
                 },
                 user=SLACK_MARIEKE,
             )
@@ -155,9 +156,9 @@ async def test_one_queue_claimed_in_teams_asked_from_slack_answered_in_teams(dat
         sanne = _options(view)["Sanne"]
         values = {
             "colleague_other": {"type": "static_select", "selected_option": {"value": sanne}},
-            "question": sr.text_input("Is it still under warranty?"),
+            "question": ss.plain_text_input("Is it still under warranty?"),
         }
-        assert (await s.interact(sr.submit(view, values, user=SLACK_MARIEKE))).status == 200
+        assert (await s.interact(ss.view_submission(view, values, user=SLACK_MARIEKE))).status == 200
         await b.deliver()
         [dm] = [
             m for m in t.connector.chat_with(SANNE[1]) if "Is it still under warranty?" in json.dumps(m.card)
@@ -189,8 +190,8 @@ async def test_from_teams_a_slack_only_colleague_is_asked_in_slack_and_a_colleag
         s, t = b.slack, b.teams
         await t.install()
         # Piet is only on Slack (seen there); Marieke is on both.
-        await s.send(*sr.command("mine", user=SLACK_PIET))
-        await s.send(*sr.command("mine", user=SLACK_MARIEKE))
+        await s.send(*sh.command("mine", user=SLACK_PIET))
+        await s.send(*sh.command("mine", user=SLACK_MARIEKE))
         await tf.ok(await t.send(tf.chat(t, "my contacts", TEAMS_MARIEKE)))
         cid = (await s.post_contact(subject="Invoice question"))["id"]
         await b.deliver()
@@ -216,9 +217,9 @@ async def test_from_teams_a_slack_only_colleague_is_asked_in_slack_and_a_colleag
         await b.deliver()
 
         # Piet: a Slack DM. Marieke (on both, asked from Teams): a Teams 1:1 chat only.
-        piet_dm = s.slack.top_level(s.slack.dm_channel_of(SLACK_PIET))
+        piet_dm = s.slack.messages_in(s.slack.dm_channel_of(SLACK_PIET))
         assert len(piet_dm) == 1 and "Paid already?" in str(piet_dm[0].blocks)
-        assert s.slack.top_level(s.slack.dm_channel_of(SLACK_MARIEKE)) == []
+        assert s.slack.messages_in(s.slack.dm_channel_of(SLACK_MARIEKE)) == []
         marieke_chat = [
             m for m in t.connector.chat_with(TEAMS_MARIEKE[1]) if "Who sent it?" in json.dumps(m.card)
         ]
@@ -245,9 +246,9 @@ async def test_a_slack_transfer_to_a_teams_only_colleague_reaches_them_in_teams(
                 "type": "static_select",
                 "selected_option": {"value": _options(view)["Sanne"]},
             },
-            "note": sr.text_input("She wants it before Christmas"),
+            "note": ss.plain_text_input("She wants it before Christmas"),
         }
-        assert (await s.interact(sr.submit(view, values, user=SLACK_MARIEKE))).status == 200
+        assert (await s.interact(ss.view_submission(view, values, user=SLACK_MARIEKE))).status == 200
         await b.deliver()
 
         [note] = [m for m in t.connector.chat_with(SANNE[1]) if "before Christmas" in json.dumps(m.activity)]
