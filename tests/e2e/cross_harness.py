@@ -18,7 +18,7 @@ from handoff_bot.app import TEAMS_TOKEN_SOURCE, build_app
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import load_settings
 from handoff_bot.outbox.worker import OutboxWorker
-from handoff_bot.platforms.teams.auth import StaticTokenSource
+from handoff_bot.platforms.teams.tokens import StaticTokenSource
 from handoff_bot.storage.outbox import OutboxStore
 from tests.e2e import slack_harness as sh
 from tests.e2e import teams_harness as th

@@ -24,7 +24,7 @@ from handoff_bot.clock import SystemClock
 from handoff_bot.config import load_settings
 from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import OutboxWorker
-from handoff_bot.platforms.teams.auth import StaticTokenSource, TokenSource
+from handoff_bot.platforms.teams.tokens import StaticTokenSource, TokenSource
 from handoff_bot.services.ports import Clock
 from handoff_bot.storage.chat_messages import ChatMessages, MessageRef
 from handoff_bot.storage.outbox import OutboxStore

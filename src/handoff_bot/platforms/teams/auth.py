@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
 
 import jwt
 import requests
@@ -36,11 +36,11 @@ from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from botframework.connector.skills import BotFrameworkClient
 
 from handoff_bot.config import Settings
+from handoff_bot.platforms.teams import tokens
+from handoff_bot.platforms.teams.tokens import DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, TokenError, TokenSource
 
 log = logging.getLogger(__name__)
 
-PUBLIC_LOGIN_URL = "https://login.microsoftonline.com"
-PUBLIC_GRAPH_URL = "https://graph.microsoft.com"
 BOT_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE  # https://api.botframework.com
 MULTI_TENANT_AUTHORITY_TENANT = AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT  # botframework.com
 REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is renewed
@@ -69,18 +69,20 @@ class Endpoints:
             or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
             token_issuer=settings.microsoft_token_issuer
             or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
-            login_url=(settings.microsoft_login_url or PUBLIC_LOGIN_URL).rstrip("/"),
-            graph_url=(settings.microsoft_graph_url or PUBLIC_GRAPH_URL).rstrip("/"),
+            login_url=(settings.microsoft_login_url or DEFAULT_LOGIN_URL).rstrip("/"),
+            graph_url=(settings.microsoft_graph_url or DEFAULT_GRAPH_URL).rstrip("/"),
             overridden_login=settings.microsoft_login_url is not None,
         )
 
+    @staticmethod
+    def tenant(settings: Settings) -> str:
+        """The authority tenant of the bot's own token: its own, or botframework.com for multi-tenant."""
+        if settings.microsoft_app_type == "MultiTenant":
+            return str(MULTI_TENANT_AUTHORITY_TENANT)
+        return settings.microsoft_app_tenant_id or str(MULTI_TENANT_AUTHORITY_TENANT)
+
     def authority(self, settings: Settings) -> str:
-        tenant = (
-            MULTI_TENANT_AUTHORITY_TENANT
-            if settings.microsoft_app_type == "MultiTenant"
-            else settings.microsoft_app_tenant_id or MULTI_TENANT_AUTHORITY_TENANT
-        )
-        return f"{self.login_url}/{tenant}"
+        return f"{self.login_url}/{self.tenant(settings)}"
 
 
 @dataclass(frozen=True)
@@ -89,74 +91,20 @@ class Token:
     expires_at: float  # time.monotonic()
 
 
-class TokenSource(Protocol):
-    """Gets a fresh token for one scope. Synchronous (msal is): always called in a worker thread."""
-
-    def acquire(self, scope: str) -> tuple[str, float]:
-        """(access token, seconds until it expires)."""
-        ...
-
-
-class MsalTokenSource:
-    """Client credentials (app id + secret) against an Entra authority, or a user-assigned identity.
-
-    The msal application is built on first use, in the worker thread: building it fetches the
-    authority's OpenID configuration, a blocking request.
-    """
-
-    def __init__(self, settings: Settings, endpoints: Endpoints) -> None:
-        self._settings, self._endpoints = settings, endpoints
-        self._app: Any = None
-
-    def _build(self) -> Any:
-        import msal
-
-        settings, endpoints = self._settings, self._endpoints
-        if settings.microsoft_app_type == "UserAssignedMSI":
-            return msal.ManagedIdentityClient(
-                msal.UserAssignedManagedIdentity(client_id=settings.microsoft_app_id),
-                http_client=requests.Session(),
-            )
-        assert settings.microsoft_app_password is not None
-        return msal.ConfidentialClientApplication(
-            client_id=settings.microsoft_app_id,
-            client_credential=settings.microsoft_app_password.get_secret_value(),
-            authority=endpoints.authority(settings),
-            # A local or sovereign authority is not in Microsoft's public instance list.
-            instance_discovery=False if endpoints.overridden_login else None,
-            validate_authority=not endpoints.overridden_login,
+def bot_token_source(settings: Settings, endpoints: Endpoints) -> tokens.MsalClientCredentials:
+    """msal for the bot's own Bot Framework token, from the same settings botbuilder is given."""
+    managed = settings.microsoft_app_type == "UserAssignedMSI"
+    secret = settings.microsoft_app_password
+    assert managed or secret is not None, "platform_status requires MICROSOFT_APP_PASSWORD"
+    return tokens.MsalClientCredentials(
+        tokens.AppCredentials(
+            client_id=settings.microsoft_app_id or "",
+            client_secret=secret.get_secret_value() if secret is not None else "",
+            tenant=endpoints.tenant(settings),
+            login_url=endpoints.login_url,
+            managed_identity=managed,
         )
-
-    def acquire(self, scope: str) -> tuple[str, float]:
-        import msal
-
-        try:
-            if self._app is None:
-                self._app = self._build()
-            if isinstance(self._app, msal.ManagedIdentityClient):
-                result = self._app.acquire_token_for_client(resource=scope)
-            else:
-                full = scope if scope.endswith("/.default") else f"{scope}/.default"
-                result = self._app.acquire_token_for_client(scopes=[full])
-        except (ValueError, OSError, msal.exceptions.MsalError) as exc:
-            # Authority unreachable or its discovery document is wrong; build again next time.
-            self._app = None
-            raise AuthError(f"token request for {scope} failed: {type(exc).__name__}") from exc
-        if "access_token" not in result:
-            # error_description may quote the request; keep the code only, never the secret.
-            raise AuthError(f"token request for {scope} failed: {result.get('error', 'unknown error')}")
-        return str(result["access_token"]), float(result.get("expires_in", 3600))
-
-
-class StaticTokenSource:
-    """A fixed token (tests that do not exercise token acquisition)."""
-
-    def __init__(self, token: str, expires_in: float = 3600.0) -> None:
-        self.token, self.expires_in, self.calls = token, expires_in, 0
-
-    def acquire(self, scope: str) -> tuple[str, float]:
-        self.calls += 1
-        return self.token, self.expires_in
+    )
 
 
 class _CachedCredentials(AppCredentials):  # type: ignore[misc]
@@ -218,6 +166,9 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
                 value, expires_in = await asyncio.to_thread(self.source.acquire, key[1])
             except AuthError:
                 raise
+            except TokenError as exc:
+                # The error code only: a description may quote the request.
+                raise AuthError(f"token request for {key[1]} failed: {exc.code}") from exc
             except Exception as exc:
                 raise AuthError(f"token request for {key[1]} failed: {type(exc).__name__}") from exc
             self.acquired += 1
@@ -353,7 +304,7 @@ def build_authentication(
             "authenticated and replies are sent without a token. Use this for local testing only."
         )
     elif source is None:
-        source = MsalTokenSource(settings, endpoints)
+        source = bot_token_source(settings, endpoints)
     credentials = CachedCredentialsFactory(settings.microsoft_app_id or "", source)
     inner = ConfigurationBotFrameworkAuthentication(
         bot_configuration(settings, endpoints), credentials_factory=credentials
