@@ -201,7 +201,10 @@ class FakeSlack:
         return {"channel": channel, "ts": ts, "message": {"text": message.text, "ts": ts}}
 
     def m_chat_update(self, p: Json) -> Json:
-        message = self.messages.get((str(p.get("channel")), str(p.get("ts"))))
+        channel = str(p.get("channel", ""))
+        if channel not in self.channels and not channel.startswith("D"):
+            return {"error": "channel_not_found"}  # e.g. a Teams conversation id sent to Slack
+        message = self.messages.get((channel, str(p.get("ts"))))
         if message is None:
             return {"error": "message_not_found"}
         message.edits.append({"text": message.text, "blocks": message.blocks})
