@@ -73,7 +73,9 @@ async def both_app(database_url: str, *, engine_options: dict[str, Any] | None =
             clock = SystemClock()
             store = OutboxStore(app[keys.UOW].sessions, clock)
             worker = OutboxWorker(store, app[keys.HANDLERS], clock, poll_seconds=0.05)
-            yield Both(
+            both = Both(
                 sh.Harness(slack, client, worker),
                 th.TeamsHarness(connector, client, worker, issuer, th.APP_ID),
             )
+            yield both
+            both.teams.assert_cards_valid()

@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.adaptive_cards import invalid_cards
+
 Json = dict[str, Any]
 THREAD_MARK = ";messageid="
 WAIT_LIMIT = 30.0
@@ -86,6 +88,9 @@ class FakeConnector:
         self.users: dict[str, User] = {}
         self.faults: list[Fault] = []
         self.refused = 0  # calls refused for a bad token
+        # Every card sent, created, replied or updated (and returned to an invoke, by the harness) is
+        # checked against the Adaptive Cards 1.5 schema; the harnesses fail a test that sent a bad one.
+        self.invalid_cards: list[str] = []
         self._ids = itertools.count(1767765488000)
         self.url = ""
         self.changed = asyncio.Condition()
@@ -167,6 +172,7 @@ class FakeConnector:
                 return None, _error(fault.status, "Throttled", "Too many requests", headers)
         if body is None and request.can_read_body:
             body = await request.json()
+        self.invalid_cards += [f"{kind}: {problem}" for problem in invalid_cards(body)]
         return body, None
 
     async def _record(self, call: Recorded, message: Message | None = None) -> None:
