@@ -55,6 +55,10 @@ FIXES = {
 }
 
 
+class NoAnswer(RetryLater):
+    """The request went out and no answer came back (timeout, connection lost): Teams may have posted."""
+
+
 @dataclass(frozen=True)
 class Posted:
     conversation_id: str  # for a new channel thread: 19:…@thread.tacv2;messageid=<root>
@@ -332,7 +336,7 @@ class TeamsClient:
             fix = FIXES.get(status)
             return PermanentFailure(f"teams: HTTP {status}" + (f": {fix}" if fix else ""))
         if isinstance(exc, ClientRequestError | requests.RequestException | TimeoutError | ConnectionError):
-            return RetryLater(f"teams: {type(exc).__name__}")
+            return NoAnswer(f"teams: {type(exc).__name__}")
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 

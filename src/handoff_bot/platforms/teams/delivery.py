@@ -2,9 +2,9 @@
 
 Teams has no history a bot can search (Slack's way of finding a post that a crash did not record), so
 every post is bracketed: a marker is stored before the post, and the post's ids are kept in memory
-until the outbox completion has recorded them. A retry in the same process records what was posted;
-after a process died mid-post the marker says the outcome is unknown, and the row dead-letters with
-what to do instead of posting a second copy.
+until the outbox completion has recorded them. A retry in the same process records what was posted.
+When the outcome is unknown (no answer from Teams, or the process died mid-post) the row is posted
+again, with a warning: a card or question that may show twice beats one nobody ever sees.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from handoff_bot.outbox.errors import PermanentFailure, RetryLater
 from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
 from handoff_bot.platforms.teams import cards, text
 from handoff_bot.platforms.teams.actions import Verb, dialog_data, question_ref
-from handoff_bot.platforms.teams.client import Posted, TeamsClient, activity_of
+from handoff_bot.platforms.teams.client import NoAnswer, Posted, TeamsClient, activity_of
 from handoff_bot.platforms.teams.refs import THREAD_MARK
 from handoff_bot.services import effects, privacy, reach, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
@@ -45,10 +45,6 @@ NO_CHANNEL = (
 )
 NOT_INSTALLED = (
     "teams: the bot has not been added to a team yet; add the app to the team of the contacts channel"
-)
-UNKNOWN_OUTCOME = (
-    "teams: an earlier attempt may have posted this and stopped before recording it; look in Teams, and "
-    "run `handoff-bot outbox retry {id}` to post it anyway"
 )
 
 
@@ -153,12 +149,19 @@ class TeamsDelivery:
             return self._record(message.id, remembered)  # posted; recording it failed last time
         marker = f"{PENDING}{message.id}"
         if await self.conversations.setting(marker) is not None and message.attempts > 1:
-            raise PermanentFailure(UNKNOWN_OUTCOME.format(id=message.id))
+            log.warning(
+                "teams: outbox row %s (%s): an earlier attempt got no answer from Teams or stopped before "
+                "recording it; posting again, so Teams may show it twice",
+                message.id,
+                message.kind,
+            )
         await self.conversations.set_setting(marker, message.kind)
         try:
             ref = await post()
+        except NoAnswer:
+            raise  # Teams may have posted it: the marker stays, so the next attempt warns
         except Exception:
-            # Teams refused or could not be reached: nothing was posted, the next attempt may post.
+            # Teams refused: nothing was posted, the next attempt may post.
             await self.conversations.delete_setting(marker)
             raise
         self._posted[message.id] = ref
