@@ -187,6 +187,33 @@ async def test_a_transfer_sends_the_colleague_the_details_without_buttons(sqlite
         assert "she prefers mornings" in shown and "Anna Jansen" in shown
 
 
+async def test_a_new_one_to_one_chat_is_made_in_the_bots_own_tenant_not_the_last_team_seen(
+    sqlite_database: Database,
+) -> None:
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        created = await h.post_contact(subject="Which price?")
+        await h.deliver()
+        # Later the bot is added to a team of another organisation (its newest channel reference).
+        elsewhere = h.installation(channel="19:partner@thread.tacv2", team="19:partner@thread.tacv2")
+        elsewhere["channelData"]["tenant"] = {"id": "0f6c1d2e-partner-tenant"}
+        await tf.ok(await h.send(elsewhere))
+        marieke, piet = await person(h, MARIEKE), await person(h, PIET)
+        assert marieke.id is not None and piet.id is not None
+
+        await ask_question(
+            AskQuestion(created["id"], marieke.id, piet.id, "Is the 2025 price still valid?"),
+            uow=h.client.app[keys.UOW],
+            clock=h.client.app[keys.CLOCK],
+        )
+        await h.deliver()
+
+        [create] = h.connector.calls_of("create")
+        assert create.body is not None and create.body["channelData"] == {"tenant": {"id": TENANT}}
+        [dm] = h.connector.chat_with(PIET[1])
+        assert "Is the 2025 price still valid?" in json.dumps(dm.card)
+
+
 async def test_throttling_is_retried_after_retry_after_and_posts_once(sqlite_database: Database) -> None:
     clock = ManualClock(MONDAY)
     async with teams_app(sqlite_database.url, clock=clock) as h:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -100,13 +100,15 @@ class TeamsConversations:
             )
         return _conversation(row) if row else None
 
-    async def any_channel(self) -> TeamsConversation | None:
-        """The most recently seen channel: its service url and tenant reach every channel of the tenant."""
+    async def any_channel(self, tenant_id: str | None = None) -> TeamsConversation | None:
+        """The most recently seen channel (of `tenant_id` when one of its channels is known): its
+        service url and tenant reach every channel and user of that tenant."""
+        home = case((TeamsConversationRow.tenant_id == tenant_id, 0), else_=1) if tenant_id else literal(0)
         async with self.sessions() as s:
             row = await s.scalar(
                 select(TeamsConversationRow)
                 .where(TeamsConversationRow.kind == CHANNEL)
-                .order_by(TeamsConversationRow.updated_at.desc())
+                .order_by(home, TeamsConversationRow.updated_at.desc())
                 .limit(1)
             )
         return _conversation(row) if row else None

@@ -134,7 +134,7 @@ class TeamsDelivery:
         if stored is not None:
             return stored
         channel = await self.conversations.channel(conversation_id.split(THREAD_MARK, 1)[0])
-        anchor = channel or await self.conversations.any_channel()
+        anchor = channel or await self.conversations.any_channel(self.client.tenant_id)
         if anchor is None:
             raise RetryLater(NOT_INSTALLED, retry_after=300)
         return anchor
@@ -229,14 +229,17 @@ class TeamsDelivery:
     def _delivers_dm(self, person: Person | None, via: str | None) -> bool:
         return reach.delivers_dm(person, PLATFORM, via=via, platforms=self.platforms)
 
-    async def _chat(self, person: Person | None) -> TeamsConversation | None:
+    async def _chat(self, person: Person | None, contact_id: int | None) -> TeamsConversation | None:
         """The 1:1 chat with a person on Teams; people not on Teams are reached on their own platform."""
         identity = person.identities.get(PLATFORM) if person is not None else None
         if not identity:
             return None
+        # A new chat lives in the tenant of the team where the contact's card is.
+        card = await self.messages.card(PLATFORM, contact_id) if contact_id is not None else None
+        near = await self._anchor(card.channel_id) if card is not None else None
         if identity.startswith("29:"):
-            return await self.client.personal_chat(aad_object_id=None, user_id=identity)
-        return await self.client.personal_chat(aad_object_id=identity)
+            return await self.client.personal_chat(aad_object_id=None, user_id=identity, near=near)
+        return await self.client.personal_chat(aad_object_id=identity, near=near)
 
     async def _dm(
         self,
@@ -249,7 +252,7 @@ class TeamsDelivery:
     ) -> Completion | None:
         if person is None or PLATFORM not in person.identities:
             return None
-        chat = await self._chat(person)
+        chat = await self._chat(person, contact_id)
         if chat is None:
             return None
 

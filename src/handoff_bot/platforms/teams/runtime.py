@@ -54,7 +54,14 @@ async def teams_runtime(
     conversations = TeamsConversations(uow.sessions)
     app_id = settings.microsoft_app_id.strip()
     # Pacing runs on the app's clock, like the outbox's Retry-After, so both agree on when "later" is.
-    client = TeamsClient(adapter, app_id, conversations, pacer=Pacer(clock=lambda: clock.now().timestamp()))
+    home = settings.microsoft_app_tenant_id if settings.microsoft_app_type != "MultiTenant" else None
+    client = TeamsClient(
+        adapter,
+        app_id,
+        conversations,
+        pacer=Pacer(clock=lambda: clock.now().timestamp()),
+        tenant_id=home,
+    )
     deps = TeamsDeps(
         uow=uow,
         clock=clock,
