@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_bot.domain.errors import NotFound
-from handoff_bot.domain.events import TimelineEvent
 from handoff_bot.domain.office_hours import OfficeHours
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
@@ -29,6 +28,7 @@ from handoff_bot.platforms.teams import cards, text
 from handoff_bot.platforms.teams.actions import Verb, dialog_data, question_ref
 from handoff_bot.platforms.teams.client import NoAnswer, Posted, TeamsClient, activity_of
 from handoff_bot.platforms.teams.refs import THREAD_MARK
+from handoff_bot.platforms.timeline import asked_via, event_of, via_of
 from handoff_bot.services import effects, privacy, reach, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
 from handoff_bot.services.views import ContactDetails, contact_details, day_summary
@@ -98,7 +98,7 @@ class TeamsDelivery:
             await self._update_card(details, card)
             return None
         if kind == effects.THREAD_NOTE:
-            event = _event(details, message.payload["event_id"])
+            event = event_of(details, message.payload["event_id"])
             line = self.builder.thread_line(details, event) if event else None
             return await self._thread_line(card, line, message) if line else None
         if kind == effects.THREAD_OWNER:
@@ -286,7 +286,7 @@ class TeamsDelivery:
         colleague = details.person(question.colleague_id) if question else None
         if question is None or colleague is None:
             return None
-        if not self._delivers_dm(colleague, _via(_event(details, message.payload.get("event_id")))):
+        if not self._delivers_dm(colleague, via_of(event_of(details, message.payload.get("event_id")))):
             return None  # the rule sends this DM on the colleague's other platform
         if await self.messages.for_question(PLATFORM, question_id):
             return None
@@ -306,9 +306,9 @@ class TeamsDelivery:
             )
 
     async def _dm_transfer(self, details: ContactDetails, message: OutboxMessage) -> Completion | None:
-        event = _event(details, message.payload["event_id"])
+        event = event_of(details, message.payload["event_id"])
         target = details.person(event.data.get("to")) if event else None
-        if event is None or target is None or not self._delivers_dm(target, _via(event)):
+        if event is None or target is None or not self._delivers_dm(target, via_of(event)):
             return None
         line = self.builder.transfer_note(details, event)
         view = self.builder.card(details, private=True)
@@ -339,7 +339,7 @@ class TeamsDelivery:
         question = next((q for q in details.questions if q.id == question_id), None)
         if question is None or question.status is not QuestionStatus.OPEN:
             return None
-        if not self._delivers_dm(details.person(question.asker_id), _asked_via(details, question_id)):
+        if not self._delivers_dm(details.person(question.asker_id), asked_via(details, question_id)):
             return None
         assert details.contact.id is not None
         mentions = text.Mentions()
@@ -370,7 +370,7 @@ class TeamsDelivery:
     async def _callback_soon(
         self, details: ContactDetails, card: MessageRef, message: OutboxMessage
     ) -> Completion | None:
-        event = _event(details, message.payload["event_id"])
+        event = event_of(details, message.payload["event_id"])
         line = self.builder.reminder_line(details, event) if event else None
         if event is None or line is None:
             return None
@@ -474,17 +474,3 @@ class TeamsDelivery:
                     ref.message_id,
                     details.contact.id,
                 )
-
-
-def _via(event: TimelineEvent | None) -> str | None:
-    via = event.data.get("via") if event else None
-    return via if isinstance(via, str) else None
-
-
-def _asked_via(details: ContactDetails, question_id: int) -> str | None:
-    asked = (e for e in details.timeline if e.data.get("question_id") == question_id and "via" in e.data)
-    return _via(next(asked, None))
-
-
-def _event(details: ContactDetails, event_id: object) -> TimelineEvent | None:
-    return next((e for e in details.timeline if e.id == event_id), None)
