@@ -296,7 +296,7 @@ async def test_a_team_owner_chooses_the_contacts_channel_and_the_dialog_shows_pr
         graph.add_user(MARIEKE[1], "Marieke", MARIEKE[3], "Available")
         graph.add_user(PIET[1], "Piet", PIET[3], "DoNotDisturb")
         graph.teams[GROUP] = {MARIEKE[1]: ["owner"], PIET[1]: []}
-        tokens = TokenProvider(
+        tokens = TokenProvider.for_app(
             AppCredentials(CLIENT_ID, CLIENT_SECRET, ENTRA_TENANT, login_url=entra.url),
             GRAPH_SCOPE,
             verify=entra.ca_file,

@@ -85,12 +85,6 @@ class Endpoints:
         return f"{self.login_url}/{self.tenant(settings)}"
 
 
-@dataclass(frozen=True)
-class Token:
-    value: str
-    expires_at: float  # time.monotonic()
-
-
 def bot_token_source(settings: Settings, endpoints: Endpoints) -> tokens.MsalClientCredentials:
     """msal for the bot's own Bot Framework token, from the same settings botbuilder is given."""
     managed = settings.microsoft_app_type == "UserAssignedMSI"
@@ -125,9 +119,12 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
         self, app_id: str, source: TokenSource | None, *, clock: Callable[[], float] = time.monotonic
     ):
         self.app_id, self.source, self.clock = app_id, source, clock
-        self._tokens: dict[tuple[str, str, str], Token] = {}
-        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
-        self.acquired = 0  # how many real token requests were made (tests and metrics)
+        self._providers: dict[tuple[str, str, str], tokens.TokenProvider] = {}
+
+    @property
+    def acquired(self) -> int:
+        """How many real token requests were made (tests and metrics)."""
+        return sum(p.acquired for p in self._providers.values())
 
     async def is_valid_app_id(self, app_id: str) -> bool:
         return bool(app_id) and app_id == self.app_id
@@ -144,40 +141,32 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
             raise PermissionError("credentials were asked for another app id")
         scope = oauth_scope or BOT_SCOPE
         key = (app_id, scope, login_endpoint or "")
-        await self._fresh(key)
-        return _CachedCredentials(app_id, scope, lambda: self._tokens[key].value)
+        value = await self._token(key)
+        provider = self._providers[key]
+        return _CachedCredentials(app_id, scope, lambda: provider.current or value)
 
     async def token(self, scope: str = BOT_SCOPE, authority: str = "") -> str:
         """The bot's own token for `scope` (also used outside botbuilder)."""
-        key = (self.app_id, scope, authority)
-        await self._fresh(key)
-        return self._tokens[key].value
+        return await self._token((self.app_id, scope, authority))
 
-    async def _fresh(self, key: tuple[str, str, str]) -> None:
-        if self._valid(key):
-            return
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # one request per key, however many turns want it at once
-            if self._valid(key):
-                return
-            if self.source is None:
-                raise AuthError("no token source configured")
-            try:
-                value, expires_in = await asyncio.to_thread(self.source.acquire, key[1])
-            except AuthError:
-                raise
-            except TokenError as exc:
-                # The error code only: a description may quote the request.
-                raise AuthError(f"token request for {key[1]} failed: {exc.code}") from exc
-            except Exception as exc:
-                raise AuthError(f"token request for {key[1]} failed: {type(exc).__name__}") from exc
-            self.acquired += 1
-            self._tokens[key] = Token(value, self.clock() + expires_in)
-            log.info("teams: bot token for %s acquired (valid %.0fs)", key[1], expires_in)
-
-    def _valid(self, key: tuple[str, str, str]) -> bool:
-        token = self._tokens.get(key)
-        return token is not None and token.expires_at - self.clock() > REFRESH_MARGIN
+    async def _token(self, key: tuple[str, str, str]) -> str:
+        if self.source is None:
+            raise AuthError("no token source configured")
+        provider = self._providers.get(key)
+        if provider is None:
+            provider = tokens.TokenProvider(
+                self.source, key[1], refresh_before=REFRESH_MARGIN, now=self.clock
+            )
+            self._providers[key] = provider
+        try:
+            return await provider.token()
+        except AuthError:
+            raise
+        except TokenError as exc:
+            # The error code only: a description may quote the request.
+            raise AuthError(f"token request for {key[1]} failed: {exc.code}") from exc
+        except Exception as exc:
+            raise AuthError(f"token request for {key[1]} failed: {type(exc).__name__}") from exc
 
 
 def bot_configuration(settings: Settings, endpoints: Endpoints) -> SimpleNamespace:

@@ -174,10 +174,27 @@ class MsalClientCredentials:
 
 
 class TokenProvider:
-    """Bearer tokens for one app and one scope, for async code: msal off the loop, one request at a time."""
+    """Bearer tokens for one scope, for async code: the source runs in a worker thread, one request at a
+    time, and a token is reused until shortly before it expires."""
 
     def __init__(
         self,
+        source: TokenSource,
+        scope: str,
+        *,
+        refresh_before: float = REFRESH_BEFORE,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source, self.scope = source, scope
+        self._refresh_before, self._now = refresh_before, now
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        self.acquired = 0  # real token requests made (tests and metrics)
+
+    @classmethod
+    def for_app(
+        cls,
         credentials: AppCredentials,
         scope: str,
         *,
@@ -185,13 +202,10 @@ class TokenProvider:
         verify: bool | str = True,
         timeout: float = 10.0,
         now: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.credentials, self.scope = credentials, scope
-        self._source = MsalClientCredentials(credentials, verify=verify, timeout=timeout)
-        self._refresh_before, self._now = refresh_before, now
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
+    ) -> TokenProvider:
+        """Tokens of one app registration, with msal."""
+        source = MsalClientCredentials(credentials, verify=verify, timeout=timeout)
+        return cls(source, scope, refresh_before=refresh_before, now=now)
 
     def _fresh(self) -> bool:
         return self._token is not None and self._now() < self._expires_at - self._refresh_before
@@ -208,12 +222,14 @@ class TokenProvider:
             return self._token
         async with self._lock:
             if not self._fresh():
-                token, lifetime = await asyncio.to_thread(self._source.acquire, self.scope)
+                token, lifetime = await asyncio.to_thread(self.source.acquire, self.scope)
                 self._token, self._expires_at = token, self._now() + lifetime
+                self.acquired += 1
             assert self._token is not None
             return self._token
 
     def invalidate(self) -> None:
         """Forget the token (after a 401): the next call fetches a new one, past msal's cache too."""
         self._token, self._expires_at = None, 0.0
-        self._source.reset()
+        if isinstance(self.source, MsalClientCredentials):
+            self.source.reset()
