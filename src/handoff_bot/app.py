@@ -19,8 +19,8 @@ from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.platforms.slack import app as slack_app
 from handoff_bot.platforms.slack.runtime import slack_runtime
-from handoff_bot.platforms.teams.auth import TokenSource
 from handoff_bot.platforms.teams.runtime import teams_runtime
+from handoff_bot.platforms.teams.tokens import TokenSource
 from handoff_bot.services.ports import Clock, Committed
 from handoff_bot.services.privacy import schedule_retention
 from handoff_bot.services.reminders import schedule_summary

@@ -18,7 +18,7 @@ from handoff_bot.app import TEAMS_TOKEN_SOURCE, build_app
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import load_settings
 from handoff_bot.outbox.worker import OutboxWorker
-from handoff_bot.platforms.teams.auth import StaticTokenSource
+from handoff_bot.platforms.teams.tokens import StaticTokenSource
 from handoff_bot.storage.outbox import OutboxStore
 from tests.e2e import slack_harness as sh
 from tests.e2e import teams_harness as th
@@ -73,7 +73,9 @@ async def both_app(database_url: str, *, engine_options: dict[str, Any] | None =
             clock = SystemClock()
             store = OutboxStore(app[keys.UOW].sessions, clock)
             worker = OutboxWorker(store, app[keys.HANDLERS], clock, poll_seconds=0.05)
-            yield Both(
+            both = Both(
                 sh.Harness(slack, client, worker),
                 th.TeamsHarness(connector, client, worker, issuer, th.APP_ID),
             )
+            yield both
+            both.teams.assert_cards_valid()

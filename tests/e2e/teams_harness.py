@@ -24,10 +24,11 @@ from handoff_bot.clock import SystemClock
 from handoff_bot.config import load_settings
 from handoff_bot.outbox.timers import register_timers
 from handoff_bot.outbox.worker import OutboxWorker
-from handoff_bot.platforms.teams.auth import StaticTokenSource, TokenSource
+from handoff_bot.platforms.teams.tokens import StaticTokenSource, TokenSource
 from handoff_bot.services.ports import Clock
 from handoff_bot.storage.chat_messages import ChatMessages, MessageRef
 from handoff_bot.storage.outbox import OutboxStore
+from tests.fakes.adaptive_cards import invalid_cards
 from tests.fakes.bot_connector import FakeConnector, Message, bot_id
 from tests.fakes.bot_tokens import BotTokenIssuer, shared_issuer
 
@@ -88,7 +89,16 @@ class TeamsHarness:
         headers = {"Content-Type": "application/json"}
         if authorization is not None:
             headers["Authorization"] = authorization
-        return await self.client.post("/api/messages", data=json.dumps(activity), headers=headers)
+        response = await self.client.post("/api/messages", data=json.dumps(activity), headers=headers)
+        if response.content_type == "application/json":
+            # Cards returned to an invoke (Action.Execute, dialogs) are cards we send, too.
+            returned = await response.json()
+            self.connector.invalid_cards += [f"invoke: {p}" for p in invalid_cards(returned)]
+        return response
+
+    def assert_cards_valid(self) -> None:
+        """Every Adaptive Card this test made the bot send or return matched the 1.5 schema."""
+        assert self.connector.invalid_cards == [], "\n".join(self.connector.invalid_cards)
 
     def activity(self, fixture_name: str, /, **overrides: Any) -> dict[str, Any]:
         """A real payload from tests/fixtures/teams, pointed at this bot, tenant and fake connector."""
@@ -228,10 +238,12 @@ async def _app(
             retention_days=config.retention_days,
         )
         store = OutboxStore(app[keys.UOW].sessions, worker_clock)
-        yield TeamsHarness(
+        harness = TeamsHarness(
             connector,
             client,
             OutboxWorker(store, handlers, worker_clock, poll_seconds=0.05),
             issuer,
             config.microsoft_app_id or "",
         )
+        yield harness
+        harness.assert_cards_valid()

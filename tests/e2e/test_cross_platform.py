@@ -9,6 +9,7 @@ from handoff_bot import keys
 from handoff_bot.platforms.teams.actions import Verb, action_data, dialog_data
 from handoff_bot.services.commands import EnsurePerson
 from handoff_bot.services.people import ensure_person
+from handoff_bot.storage.chat_messages import ChatMessages
 from tests.conftest import Database
 from tests.e2e import slack_harness as sh
 from tests.e2e import teams_flows as tf
@@ -255,3 +256,101 @@ async def test_a_slack_transfer_to_a_teams_only_colleague_reaches_them_in_teams(
         assert "Quote for a new oven" in json.dumps(note.activity)
         assert not s.slack.calls_to("conversations.open")
         assert "Sanne" in s.card_text(cid) and "Claimed by" in json.dumps((await t.card(cid)).card)
+
+
+async def test_erasing_a_customer_edits_every_copy_on_each_platform_through_its_own_api(
+    database: Database,
+) -> None:
+    """DELETE /api/customers/{id} with both platforms: Slack copies via Slack, Teams copies via Teams."""
+    traces = ("Anna", "Jansen", "anna.jansen", "612345678", "Zwolle", "88812", "Bakkerij")
+    async with both_app(database.url, engine_options=_engine(database)) as b:
+        s, t = b.slack, b.teams
+        await t.install()
+        await s.send(*sh.command("mine", user=SLACK_PIET))  # Piet: only on Slack
+        await tf.ok(await t.send(tf.chat(t, "my contacts", SANNE)))  # Sanne: only on Teams
+        customer = {
+            "name": "Anna Jansen",
+            "email": "anna.jansen@example.org",
+            "phone": "06-12345678",
+            "company": "Bakkerij Jansen",
+        }
+        cid = (
+            await s.post_contact(
+                subject="Oven Zwolle", body="Please call about oven serial 88812.", customer=customer
+            )
+        )["id"]
+        await b.deliver()
+        root = (await t.card_ref(cid)).message_id
+        await tf.ok(
+            await t.send(tf.execute(t, action_data(Verb.CONTACT_CLAIM, cid), TEAMS_MARIEKE, root=root))
+        )
+        people = await _people(b)
+        # From Teams: Sanne gets a Teams 1:1 chat, Piet a Slack DM, both with the customer's summary.
+        ask = dialog_data(Verb.CONTACT_ASK, cid)
+        for who, question in (
+            (people["Sanne"], "Anna Jansen's warranty?"),
+            (people["Piet"], "Paid, Zwolle?"),
+        ):
+            await tf.ok(
+                await t.send(
+                    tf.task(
+                        t,
+                        "task/submit",
+                        ask,
+                        TEAMS_MARIEKE,
+                        root=root,
+                        known=f"v1:p:{who.id}",
+                        question=question,
+                    )
+                )
+            )
+        await b.deliver()
+        async with s.client.app[keys.UOW]() as tx:
+            sanne_q = next(
+                q for q in await tx.questions.for_contact(cid) if q.colleague_id == people["Sanne"].id
+            )
+        answer = action_data(Verb.QUESTION_ANSWER, sanne_q.id)
+        await tf.ok(await t.send(tf.execute(t, answer, SANNE, answer="Yes, Anna Jansen has two years left.")))
+        await b.deliver()
+
+        refs = await ChatMessages(s.client.app[keys.UOW].sessions).for_contact(cid)
+        slack_refs = [r for r in refs if r.platform == "slack"]
+        teams_refs = [r for r in refs if r.platform == "teams"]
+        assert {r.role for r in slack_refs} >= {"card", "thread_line", "dm"}
+        assert {r.role for r in teams_refs} >= {"card", "thread_line", "dm"}
+
+        def slack_text() -> str:  # every message in every channel and DM, as it reads now
+            return json.dumps(
+                [[m.text, m.blocks] for c in s.slack.channels.values() for m in c.messages.values()],
+                ensure_ascii=False,
+            )
+
+        def teams_text() -> str:
+            return json.dumps([m.activity for ms in t.connector.messages.values() for m in ms])
+
+        before = slack_text() + teams_text()
+        assert [x for x in traces if x not in before] == []  # the customer really was in both
+        slack_updates = len(s.slack.calls_to("chat.update"))
+        teams_updates = len(t.connector.calls_of("update"))
+
+        response = await s.client.delete("/api/customers/1", headers={"Authorization": f"Bearer {sh.TOKEN}"})
+        assert response.status == 200
+        await b.deliver()
+
+        assert [x for x in traces if x in slack_text()] == []
+        assert [x for x in traces if x in teams_text()] == []
+        # Each platform edited exactly its own copies, every one of them.
+        edited_in_slack = {(c["channel"], c["ts"]) for c in s.slack.calls_to("chat.update")[slack_updates:]}
+        assert edited_in_slack == {(r.channel_id, r.message_id) for r in slack_refs}
+        edited_in_teams = {
+            (c.conversation_id, c.activity_id) for c in t.connector.calls_of("update")[teams_updates:]
+        }
+        assert edited_in_teams == {(r.channel_id, r.message_id) for r in teams_refs}
+        # Slack never saw a Teams id (it would answer channel_not_found), and nothing dead-lettered.
+        teams_ids = {r.channel_id for r in teams_refs}
+        assert all(c["channel"] not in teams_ids for c in s.slack.calls_to("chat.update"))
+        assert await s.client.app[keys.OUTBOX].entries(dead=True) == []
+        card_ref = next(r for r in slack_refs if r.role == "card")
+        card = s.slack.message(card_ref.channel_id, card_ref.message_id)
+        assert "Personal data removed at the customer's request." in json.dumps(card.blocks)
+        assert "Personal data removed at the customer's request." in json.dumps((await t.card(cid)).card)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from handoff_bot import keys
 from handoff_bot.clock import ManualClock
 from handoff_bot.domain.people import Person
+from handoff_bot.platforms.teams.actions import Verb, action_data
 from handoff_bot.services.commands import (
     AnswerQuestion,
     AskQuestion,
@@ -26,6 +28,7 @@ from handoff_bot.services.people import ensure_person, set_customer_owner
 from handoff_bot.services.questions import answer_question, ask_question
 from handoff_bot.storage.models import OutboxRow
 from tests.conftest import Database
+from tests.e2e import teams_flows as tf
 from tests.e2e.teams_harness import CHANNEL, MARIEKE, PIET, TENANT, TOKEN, TeamsHarness, teams_app
 from tests.fakes.bot_connector import FakeConnector
 
@@ -184,6 +187,33 @@ async def test_a_transfer_sends_the_colleague_the_details_without_buttons(sqlite
         assert "she prefers mornings" in shown and "Anna Jansen" in shown
 
 
+async def test_a_new_one_to_one_chat_is_made_in_the_bots_own_tenant_not_the_last_team_seen(
+    sqlite_database: Database,
+) -> None:
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        created = await h.post_contact(subject="Which price?")
+        await h.deliver()
+        # Later the bot is added to a team of another organisation (its newest channel reference).
+        elsewhere = h.installation(channel="19:partner@thread.tacv2", team="19:partner@thread.tacv2")
+        elsewhere["channelData"]["tenant"] = {"id": "0f6c1d2e-partner-tenant"}
+        await tf.ok(await h.send(elsewhere))
+        marieke, piet = await person(h, MARIEKE), await person(h, PIET)
+        assert marieke.id is not None and piet.id is not None
+
+        await ask_question(
+            AskQuestion(created["id"], marieke.id, piet.id, "Is the 2025 price still valid?"),
+            uow=h.client.app[keys.UOW],
+            clock=h.client.app[keys.CLOCK],
+        )
+        await h.deliver()
+
+        [create] = h.connector.calls_of("create")
+        assert create.body is not None and create.body["channelData"] == {"tenant": {"id": TENANT}}
+        [dm] = h.connector.chat_with(PIET[1])
+        assert "Is the 2025 price still valid?" in json.dumps(dm.card)
+
+
 async def test_throttling_is_retried_after_retry_after_and_posts_once(sqlite_database: Database) -> None:
     clock = ManualClock(MONDAY)
     async with teams_app(sqlite_database.url, clock=clock) as h:
@@ -233,14 +263,15 @@ async def test_a_crash_between_post_and_record_does_not_post_twice(sqlite_databa
         assert (await h.card(created["id"])).id == h.connector.threads(CHANNEL)[0].id
 
 
-async def test_after_dying_mid_post_the_row_waits_for_a_person_instead_of_posting_twice(
-    sqlite_database: Database,
+async def test_after_dying_mid_post_the_card_is_posted_again_and_the_new_one_is_kept_up_to_date(
+    sqlite_database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Teams has no history to look in: a card that may show twice beats a contact nobody sees."""
     clock = ManualClock(MONDAY)
     async with FakeConnector(token="fake-bot-token", tenant=TENANT).running() as connector:
         async with teams_app(sqlite_database.url, clock=clock, connector=connector) as h:
             await h.install()
-            await h.post_contact(subject="Once only")
+            created = await h.post_contact(subject="Once only")
             store = h.worker.store
 
             async def dies(message: Any, completion: Any = None) -> bool:
@@ -253,17 +284,67 @@ async def test_after_dying_mid_post_the_row_waits_for_a_person_instead_of_postin
 
         async with teams_app(sqlite_database.url, clock=clock, connector=connector) as again:
             clock.advance(seconds=120)
-            await again.deliver()
+            with caplog.at_level(logging.WARNING, logger="handoff_bot.platforms.teams.delivery"):
+                await again.deliver()
 
             [card_row] = [r for r in await rows(again) if r.kind == "card.post"]
-            assert card_row.status == "dead"
-            assert "outbox retry" in (card_row.last_error or "")
-            assert len(connector.threads(CHANNEL)) == 1
+            assert card_row.status == "done"
+            first, second = connector.threads(CHANNEL)
+            card = await again.card(created["id"])
+            assert card.id == second.id
+            assert any("may show it twice" in r.getMessage() for r in caplog.records)
 
-            # The operator looked and asks for it anyway.
-            assert await again.worker.store.requeue(card_row.id)
+            # The card that is recorded is the one kept up to date.
+            claim = action_data(Verb.CONTACT_CLAIM, created["id"])
+            await tf.ok(await again.send(tf.execute(again, claim, MARIEKE, root=card.id)))
             await again.deliver()
-            assert len(connector.threads(CHANNEL)) == 2
+            assert "Claimed by" in json.dumps((await again.card(created["id"])).card)
+            assert first.edits == []
+
+
+async def test_a_post_teams_did_but_answered_too_late_is_posted_again_with_a_warning(
+    sqlite_database: Database, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No answer is not a refusal: the outcome is unknown, the row is retried and says it may double."""
+    from handoff_bot.platforms.teams import auth
+
+    monkeypatch.setattr(auth, "CONNECTOR_TIMEOUT", 0.5)
+    clock = ManualClock(MONDAY)
+    async with teams_app(sqlite_database.url, clock=clock) as h:
+        await h.install()
+        created = await h.post_contact(subject="Slow Teams")
+        h.connector.answer_late(3.0, kind="thread")
+
+        await h.deliver()
+        [card_row] = [r for r in await rows(h) if r.kind == "card.post"]
+        assert card_row.status == "pending" and card_row.attempts == 1
+        await h.connector.wait_for(lambda: len(h.connector.threads(CHANNEL)) == 1)  # Teams did post it
+
+        clock.advance(seconds=300)
+        with caplog.at_level(logging.WARNING, logger="handoff_bot.platforms.teams.delivery"):
+            await h.deliver()
+
+        assert len(h.connector.threads(CHANNEL)) == 2
+        assert (await h.card(created["id"])).id == h.connector.threads(CHANNEL)[1].id
+        assert any("may show it twice" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_refusal_is_no_unknown_outcome_and_posts_once_without_a_warning(
+    sqlite_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock(MONDAY)
+    async with teams_app(sqlite_database.url, clock=clock) as h:
+        await h.install()
+        await h.post_contact(subject="Teams says later")
+        h.connector.fail_next(502, kind="thread")
+
+        await h.deliver()
+        clock.advance(seconds=300)
+        with caplog.at_level(logging.WARNING, logger="handoff_bot.platforms.teams.delivery"):
+            await h.deliver()
+
+        assert len(h.connector.threads(CHANNEL)) == 1
+        assert not any("may show it twice" in r.getMessage() for r in caplog.records)
 
 
 async def test_erasure_edits_every_teams_copy(database: Database) -> None:

@@ -148,6 +148,27 @@ async def test_ask_a_colleague_in_a_dialog_with_the_people_we_know(database: Dat
         assert (question.text, piet.display_name) == ("Still under warranty?", "Piet")
 
 
+async def test_the_ask_dialog_opens_without_presence_when_graph_is_slow(sqlite_database: Database) -> None:
+    class SlowGraph:
+        async def presences(self, aad_object_ids: Any) -> dict[str, Any]:
+            await asyncio.sleep(120)  # Graph hangs
+            return {}
+
+    async with teams_app(sqlite_database.url) as h:
+        await h.install()
+        cid = await contact(h)
+        await tf.ok(await h.send(tf.execute(h, action_data(Verb.CONTACT_CLAIM, cid), PIET, root=ROOT)))
+        h.client.app[keys.TEAMS].deps.presence = SlowGraph()
+
+        fetched = await asyncio.wait_for(
+            h.send(tf.task(h, "task/fetch", dialog_data(Verb.CONTACT_ASK, cid), MARIEKE, root=ROOT)), 60
+        )
+
+        form = (await tf.ok(fetched))["task"]["value"]["card"]["content"]
+        known = next(e for e in form["body"] if e.get("id") == "known")
+        assert [c["title"] for c in known["choices"] if "Piet" in c["title"]]  # offered, without presence
+
+
 def _engine(database: Database) -> dict[str, Any]:
     if database.schema is None:
         return {}
@@ -296,7 +317,7 @@ async def test_a_team_owner_chooses_the_contacts_channel_and_the_dialog_shows_pr
         graph.add_user(MARIEKE[1], "Marieke", MARIEKE[3], "Available")
         graph.add_user(PIET[1], "Piet", PIET[3], "DoNotDisturb")
         graph.teams[GROUP] = {MARIEKE[1]: ["owner"], PIET[1]: []}
-        tokens = TokenProvider(
+        tokens = TokenProvider.for_app(
             AppCredentials(CLIENT_ID, CLIENT_SECRET, ENTRA_TENANT, login_url=entra.url),
             GRAPH_SCOPE,
             verify=entra.ca_file,

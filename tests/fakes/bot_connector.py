@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.adaptive_cards import invalid_cards
+
 Json = dict[str, Any]
 THREAD_MARK = ";messageid="
 WAIT_LIMIT = 30.0
@@ -85,7 +87,11 @@ class FakeConnector:
         self.messages: dict[str, list[Message]] = {}  # conversation id → messages in order
         self.users: dict[str, User] = {}
         self.faults: list[Fault] = []
+        self.late: list[tuple[str | None, float]] = []  # (kind or any, seconds)
         self.refused = 0  # calls refused for a bad token
+        # Every card sent, created, replied or updated (and returned to an invoke, by the harness) is
+        # checked against the Adaptive Cards 1.5 schema; the harnesses fail a test that sent a bad one.
+        self.invalid_cards: list[str] = []
         self._ids = itertools.count(1767765488000)
         self.url = ""
         self.changed = asyncio.Condition()
@@ -101,6 +107,10 @@ class FakeConnector:
         self, status: int, *, times: int = 1, retry_after: str | None = None, kind: str | None = None
     ) -> None:
         self.faults.append(Fault(status, times, retry_after, kind))
+
+    def answer_late(self, seconds: float, *, kind: str | None = None) -> None:
+        """The next call is accepted (and done) but answered only after `seconds`: a client timeout."""
+        self.late.append((kind, seconds))
 
     # ---------------------------------------------------------------- reading
 
@@ -167,6 +177,7 @@ class FakeConnector:
                 return None, _error(fault.status, "Throttled", "Too many requests", headers)
         if body is None and request.can_read_body:
             body = await request.json()
+        self.invalid_cards += [f"{kind}: {problem}" for problem in invalid_cards(body)]
         return body, None
 
     async def _record(self, call: Recorded, message: Message | None = None) -> None:
@@ -175,6 +186,10 @@ class FakeConnector:
             if message is not None:
                 self.messages.setdefault(message.conversation_id, []).append(message)
             self.changed.notify_all()
+        late = next((x for x in self.late if x[0] in (None, call.kind)), None)
+        if late is not None:  # done, but the answer comes too late for the bot
+            self.late.remove(late)
+            await asyncio.sleep(late[1])
 
     def _new_id(self) -> str:
         return str(next(self._ids))

@@ -9,8 +9,8 @@ import pytest
 
 from handoff_bot import keys
 from handoff_bot.outbox.errors import PermanentFailure, RetryLater
-from handoff_bot.platforms.teams.auth import StaticTokenSource
 from handoff_bot.platforms.teams.client import Pacer, TeamsClient, message
+from handoff_bot.platforms.teams.tokens import StaticTokenSource
 from handoff_bot.storage.teams_refs import TeamsConversation
 from tests.conftest import Database
 from tests.e2e.teams_harness import BOT_TOKEN, CHANNEL, PIET, TEAM, TENANT, TeamsHarness, teams_app

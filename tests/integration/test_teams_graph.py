@@ -48,7 +48,7 @@ class Clock:
 
 def provider(entra: FakeEntra, scope: str = GRAPH_SCOPE, **kw: object) -> TokenProvider:
     creds = AppCredentials(CLIENT_ID, CLIENT_SECRET, TENANT, login_url=entra.url)
-    return TokenProvider(creds, scope, verify=entra.ca_file, **kw)  # type: ignore[arg-type]
+    return TokenProvider.for_app(creds, scope, verify=entra.ca_file, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ async def test_real_token_acquisition_against_the_authority(entra: FakeEntra) ->
     assert entra.requests == {"discovery": 1, "token": 1}
     assert tokens.current == token
     # The same module serves the bot's own Bot Framework token (multi-tenant authority tenant).
-    bot = TokenProvider(
+    bot = TokenProvider.for_app(
         AppCredentials(CLIENT_ID, CLIENT_SECRET, "botframework.com", login_url=entra.url),
         BOT_FRAMEWORK_SCOPE,
         verify=entra.ca_file,
@@ -152,7 +152,7 @@ async def test_a_wrong_secret_is_a_clear_error_without_the_secret(
     entra: FakeEntra, caplog: pytest.LogCaptureFixture
 ) -> None:
     creds = AppCredentials(CLIENT_ID, "wrong-secret-value", TENANT, login_url=entra.url)
-    tokens = TokenProvider(creds, GRAPH_SCOPE, verify=entra.ca_file)
+    tokens = TokenProvider.for_app(creds, GRAPH_SCOPE, verify=entra.ca_file)
     with caplog.at_level(logging.DEBUG), pytest.raises(TokenError) as caught:
         await tokens.token()
     assert caught.value.code == "invalid_client"
@@ -162,7 +162,7 @@ async def test_a_wrong_secret_is_a_clear_error_without_the_secret(
 
 
 async def test_an_unknown_tenant_and_an_unreachable_authority_are_token_errors(entra: FakeEntra) -> None:
-    unknown = TokenProvider(
+    unknown = TokenProvider.for_app(
         AppCredentials(CLIENT_ID, CLIENT_SECRET, "no-such-tenant", login_url=entra.url),
         GRAPH_SCOPE,
         verify=entra.ca_file,
@@ -173,7 +173,7 @@ async def test_an_unknown_tenant_and_an_unreachable_authority_are_token_errors(e
     await closed.start()
     url = closed.url
     await closed.stop()
-    gone = TokenProvider(
+    gone = TokenProvider.for_app(
         AppCredentials(CLIENT_ID, CLIENT_SECRET, TENANT, login_url=url), GRAPH_SCOPE, verify=closed.ca_file
     )
     with pytest.raises(TokenError, match="authority_unreachable"):
@@ -181,7 +181,9 @@ async def test_an_unknown_tenant_and_an_unreachable_authority_are_token_errors(e
 
 
 async def test_an_untrusted_certificate_is_refused(entra: FakeEntra) -> None:
-    tokens = TokenProvider(AppCredentials(CLIENT_ID, CLIENT_SECRET, TENANT, login_url=entra.url), GRAPH_SCOPE)
+    tokens = TokenProvider.for_app(
+        AppCredentials(CLIENT_ID, CLIENT_SECRET, TENANT, login_url=entra.url), GRAPH_SCOPE
+    )
     with pytest.raises(TokenError, match="authority_unreachable"):
         await tokens.token()  # system CAs only: the fake's self-signed certificate is not trusted
     assert entra.requests["token"] == 0

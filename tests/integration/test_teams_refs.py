@@ -92,3 +92,19 @@ async def test_settings_are_set_replaced_and_deleted(sessions: async_sessionmake
 
     await store.delete_setting("contacts_channel")
     assert await store.setting("contacts_channel") is None
+
+
+async def test_the_channel_to_start_chats_from_prefers_the_bots_own_tenant(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    store = TeamsConversations(sessions)
+    await store.save(channel(CONTACTS, tenant="home"))
+    await store.save(channel("19:partner@thread.tacv2", tenant="partner"))  # seen last
+
+    home = await store.any_channel("home")
+    latest = await store.any_channel()
+    unknown = await store.any_channel("nobody-here")
+
+    assert home is not None and home.tenant_id == "home"
+    assert latest is not None and latest.tenant_id == "partner"
+    assert unknown is not None and unknown.tenant_id == "partner"  # none of that tenant: the latest

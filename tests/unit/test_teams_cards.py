@@ -18,13 +18,13 @@ from handoff_bot.i18n.catalogue import Catalogue
 from handoff_bot.platforms.cards import ON_DUTY, PersonRef, compose
 from handoff_bot.platforms.teams import actions, cards, dialogs, text
 from handoff_bot.platforms.teams.actions import Verb
+from tests.fakes.adaptive_cards import adaptive_card_schema, strip_teams_keys
 from tests.unit.teams_card_cases import (
     AAD_MARIEKE,
     CASES,
     COLLEAGUES,
     GOLDEN,
     HOSTILE,
-    adaptive_card_schema,
     all_strings,
     builder,
     contact,
@@ -32,7 +32,6 @@ from tests.unit.teams_card_cases import (
     dialog_card,
     question,
     question_card,
-    strip_teams_keys,
 )
 
 UPDATE = os.environ.get("HANDOFF_UPDATE_GOLDEN") == "1"

@@ -98,3 +98,28 @@ async def test_someone_outside_the_roster_is_named_by_the_directory_and_joined_b
 
     assert picked.id == slack.id and picked.identities == {"slack": "U9", "teams": "aad-jan"}
     assert directory.asked == 1
+
+
+async def test_someone_recorded_without_an_email_gets_it_later_and_then_is_one_with_their_slack_self(
+    clock: ManualClock,
+) -> None:
+    """Teams would not say the first time; later it does, and Slack's Marieke joins that person."""
+    uow = FakeUnitOfWorkFactory(clock=clock, platforms=("slack", "teams"))
+    now = [0.0]
+    roster = Roster()  # the roster lookup failed at first sight
+    people = TeamsPeople(uow, lookup=roster, clock=lambda: now[0])
+    first = await people.person(None, "29:m", AAD, "Marieke")
+    assert first.email is None and roster.asked == 1
+    assert (await people.person(None, "29:m", AAD)).email is None and roster.asked == 2  # still no answer
+
+    roster.members["29:m"] = Member("29:m", AAD, "Marieke", "marieke@example.org")
+    assert (await people.person(None, "29:m", AAD)).email is None
+    assert roster.asked == 2  # within the hour Teams is not asked again
+    now[0] = CACHE_SECONDS + 1
+    later = await people.person(None, "29:m", AAD)
+    slack = await ensure_person(
+        EnsurePerson("Marieke", "marieke@example.org", identities=(("slack", "U1"),)), uow=uow
+    )
+
+    assert later.id == first.id == slack.id and later.email == "marieke@example.org"
+    assert slack.identities == {"teams": AAD, "slack": "U1"}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, case, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -100,13 +100,17 @@ class TeamsConversations:
             )
         return _conversation(row) if row else None
 
-    async def any_channel(self) -> TeamsConversation | None:
-        """The most recently seen channel: its service url and tenant reach every channel of the tenant."""
+    async def any_channel(self, tenant_id: str | None = None) -> TeamsConversation | None:
+        """The most recently seen channel (of `tenant_id` when one of its channels is known): its
+        service url and tenant reach every channel and user of that tenant."""
+        order: list[ColumnElement[Any]] = [TeamsConversationRow.updated_at.desc()]
+        if tenant_id:
+            order.insert(0, case((TeamsConversationRow.tenant_id == tenant_id, 0), else_=1))
         async with self.sessions() as s:
             row = await s.scalar(
                 select(TeamsConversationRow)
                 .where(TeamsConversationRow.kind == CHANNEL)
-                .order_by(TeamsConversationRow.updated_at.desc())
+                .order_by(*order)
                 .limit(1)
             )
         return _conversation(row) if row else None

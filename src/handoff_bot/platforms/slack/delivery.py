@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_bot.domain.errors import NotFound
-from handoff_bot.domain.events import TimelineEvent
 from handoff_bot.domain.office_hours import OfficeHours
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
@@ -20,6 +19,7 @@ from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
 from handoff_bot.platforms.slack import blocks
 from handoff_bot.platforms.slack.actions import CARD_EVENT, DM_EVENT, LINE_EVENT, ActionId, question_ref
 from handoff_bot.platforms.slack.client import SlackClient
+from handoff_bot.platforms.timeline import asked_via, event_of, via_of
 from handoff_bot.services import effects, privacy, reach, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
 from handoff_bot.services.views import ContactDetails, contact_details, day_summary
@@ -82,7 +82,7 @@ class SlackDelivery:
             await self._update_card(details, card)
             return None
         if kind == effects.THREAD_NOTE:
-            event = _event(details, message.payload["event_id"])
+            event = event_of(details, message.payload["event_id"])
             line = self.builder.thread_line(details, event) if event else None
             return await self._thread_line(card, line, event.id if event else None, message) if line else None
         if kind == effects.THREAD_OWNER:
@@ -161,7 +161,7 @@ class SlackDelivery:
         colleague = details.person(question.colleague_id) if question else None
         if question is None or colleague is None:
             return None
-        if not self._delivers_dm(colleague, _via(_event(details, message.payload.get("event_id")))):
+        if not self._delivers_dm(colleague, via_of(event_of(details, message.payload.get("event_id")))):
             return None  # the rule sends this DM on the colleague's other platform
         slack_user = colleague.identities[PLATFORM]
         if await self.messages.for_question(PLATFORM, question_id):
@@ -194,9 +194,9 @@ class SlackDelivery:
     async def _dm_transfer(
         self, details: ContactDetails, card: MessageRef, message: OutboxMessage
     ) -> Completion | None:
-        event = _event(details, message.payload["event_id"])
+        event = event_of(details, message.payload["event_id"])
         target = details.person(event.data.get("to")) if event else None
-        if event is None or target is None or not self._delivers_dm(target, _via(event)):
+        if event is None or target is None or not self._delivers_dm(target, via_of(event)):
             return None
         channel = await self._dm_channel(target.identities[PLATFORM])
         line = self.builder.transfer_note(details, event)
@@ -288,13 +288,13 @@ class SlackDelivery:
             [*section, button],
             contact_id=details.contact.id,
             question_id=question_id,
-            via=_asked_via(details, question_id),
+            via=asked_via(details, question_id),
         )
 
     async def _callback_soon(
         self, details: ContactDetails, card: MessageRef, message: OutboxMessage
     ) -> Completion | None:
-        event = _event(details, message.payload["event_id"])
+        event = event_of(details, message.payload["event_id"])
         line = self.builder.reminder_line(details, event) if event else None
         if event is None or line is None:
             return None
@@ -401,20 +401,6 @@ class SlackDelivery:
             unfurl_links=False,
         )
         return _record(MessageRef(PLATFORM, CHANNEL_POST, self.channel, str(data["ts"])))
-
-
-def _via(event: TimelineEvent | None) -> str | None:
-    via = event.data.get("via") if event else None
-    return via if isinstance(via, str) else None
-
-
-def _asked_via(details: ContactDetails, question_id: int) -> str | None:
-    asked = (e for e in details.timeline if e.data.get("question_id") == question_id and "via" in e.data)
-    return _via(next(asked, None))
-
-
-def _event(details: ContactDetails, event_id: object) -> TimelineEvent | None:
-    return next((e for e in details.timeline if e.id == event_id), None)
 
 
 def _record(ref: MessageRef) -> Completion:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
 
 import jwt
 import requests
@@ -36,11 +36,11 @@ from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from botframework.connector.skills import BotFrameworkClient
 
 from handoff_bot.config import Settings
+from handoff_bot.platforms.teams import tokens
+from handoff_bot.platforms.teams.tokens import DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, TokenError, TokenSource
 
 log = logging.getLogger(__name__)
 
-PUBLIC_LOGIN_URL = "https://login.microsoftonline.com"
-PUBLIC_GRAPH_URL = "https://graph.microsoft.com"
 BOT_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE  # https://api.botframework.com
 MULTI_TENANT_AUTHORITY_TENANT = AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT  # botframework.com
 REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is renewed
@@ -69,94 +69,36 @@ class Endpoints:
             or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
             token_issuer=settings.microsoft_token_issuer
             or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
-            login_url=(settings.microsoft_login_url or PUBLIC_LOGIN_URL).rstrip("/"),
-            graph_url=(settings.microsoft_graph_url or PUBLIC_GRAPH_URL).rstrip("/"),
+            login_url=(settings.microsoft_login_url or DEFAULT_LOGIN_URL).rstrip("/"),
+            graph_url=(settings.microsoft_graph_url or DEFAULT_GRAPH_URL).rstrip("/"),
             overridden_login=settings.microsoft_login_url is not None,
         )
 
+    @staticmethod
+    def tenant(settings: Settings) -> str:
+        """The authority tenant of the bot's own token: its own, or botframework.com for multi-tenant."""
+        if settings.microsoft_app_type == "MultiTenant":
+            return str(MULTI_TENANT_AUTHORITY_TENANT)
+        return settings.microsoft_app_tenant_id or str(MULTI_TENANT_AUTHORITY_TENANT)
+
     def authority(self, settings: Settings) -> str:
-        tenant = (
-            MULTI_TENANT_AUTHORITY_TENANT
-            if settings.microsoft_app_type == "MultiTenant"
-            else settings.microsoft_app_tenant_id or MULTI_TENANT_AUTHORITY_TENANT
+        return f"{self.login_url}/{self.tenant(settings)}"
+
+
+def bot_token_source(settings: Settings, endpoints: Endpoints) -> tokens.MsalClientCredentials:
+    """msal for the bot's own Bot Framework token, from the same settings botbuilder is given."""
+    managed = settings.microsoft_app_type == "UserAssignedMSI"
+    secret = settings.microsoft_app_password
+    assert managed or secret is not None, "platform_status requires MICROSOFT_APP_PASSWORD"
+    return tokens.MsalClientCredentials(
+        tokens.AppCredentials(
+            client_id=settings.microsoft_app_id or "",
+            client_secret=secret.get_secret_value() if secret is not None else "",
+            tenant=endpoints.tenant(settings),
+            login_url=endpoints.login_url,
+            managed_identity=managed,
         )
-        return f"{self.login_url}/{tenant}"
-
-
-@dataclass(frozen=True)
-class Token:
-    value: str
-    expires_at: float  # time.monotonic()
-
-
-class TokenSource(Protocol):
-    """Gets a fresh token for one scope. Synchronous (msal is): always called in a worker thread."""
-
-    def acquire(self, scope: str) -> tuple[str, float]:
-        """(access token, seconds until it expires)."""
-        ...
-
-
-class MsalTokenSource:
-    """Client credentials (app id + secret) against an Entra authority, or a user-assigned identity.
-
-    The msal application is built on first use, in the worker thread: building it fetches the
-    authority's OpenID configuration, a blocking request.
-    """
-
-    def __init__(self, settings: Settings, endpoints: Endpoints) -> None:
-        self._settings, self._endpoints = settings, endpoints
-        self._app: Any = None
-
-    def _build(self) -> Any:
-        import msal
-
-        settings, endpoints = self._settings, self._endpoints
-        if settings.microsoft_app_type == "UserAssignedMSI":
-            return msal.ManagedIdentityClient(
-                msal.UserAssignedManagedIdentity(client_id=settings.microsoft_app_id),
-                http_client=requests.Session(),
-            )
-        assert settings.microsoft_app_password is not None
-        return msal.ConfidentialClientApplication(
-            client_id=settings.microsoft_app_id,
-            client_credential=settings.microsoft_app_password.get_secret_value(),
-            authority=endpoints.authority(settings),
-            # A local or sovereign authority is not in Microsoft's public instance list.
-            instance_discovery=False if endpoints.overridden_login else None,
-            validate_authority=not endpoints.overridden_login,
-        )
-
-    def acquire(self, scope: str) -> tuple[str, float]:
-        import msal
-
-        try:
-            if self._app is None:
-                self._app = self._build()
-            if isinstance(self._app, msal.ManagedIdentityClient):
-                result = self._app.acquire_token_for_client(resource=scope)
-            else:
-                full = scope if scope.endswith("/.default") else f"{scope}/.default"
-                result = self._app.acquire_token_for_client(scopes=[full])
-        except (ValueError, OSError, msal.exceptions.MsalError) as exc:
-            # Authority unreachable or its discovery document is wrong; build again next time.
-            self._app = None
-            raise AuthError(f"token request for {scope} failed: {type(exc).__name__}") from exc
-        if "access_token" not in result:
-            # error_description may quote the request; keep the code only, never the secret.
-            raise AuthError(f"token request for {scope} failed: {result.get('error', 'unknown error')}")
-        return str(result["access_token"]), float(result.get("expires_in", 3600))
-
-
-class StaticTokenSource:
-    """A fixed token (tests that do not exercise token acquisition)."""
-
-    def __init__(self, token: str, expires_in: float = 3600.0) -> None:
-        self.token, self.expires_in, self.calls = token, expires_in, 0
-
-    def acquire(self, scope: str) -> tuple[str, float]:
-        self.calls += 1
-        return self.token, self.expires_in
+    )
 
 
 class _CachedCredentials(AppCredentials):  # type: ignore[misc]
@@ -177,9 +119,12 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
         self, app_id: str, source: TokenSource | None, *, clock: Callable[[], float] = time.monotonic
     ):
         self.app_id, self.source, self.clock = app_id, source, clock
-        self._tokens: dict[tuple[str, str, str], Token] = {}
-        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
-        self.acquired = 0  # how many real token requests were made (tests and metrics)
+        self._providers: dict[tuple[str, str, str], tokens.TokenProvider] = {}
+
+    @property
+    def acquired(self) -> int:
+        """How many real token requests were made (tests and metrics)."""
+        return sum(p.acquired for p in self._providers.values())
 
     async def is_valid_app_id(self, app_id: str) -> bool:
         return bool(app_id) and app_id == self.app_id
@@ -196,37 +141,32 @@ class CachedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore
             raise PermissionError("credentials were asked for another app id")
         scope = oauth_scope or BOT_SCOPE
         key = (app_id, scope, login_endpoint or "")
-        await self._fresh(key)
-        return _CachedCredentials(app_id, scope, lambda: self._tokens[key].value)
+        value = await self._token(key)
+        provider = self._providers[key]
+        return _CachedCredentials(app_id, scope, lambda: provider.current or value)
 
     async def token(self, scope: str = BOT_SCOPE, authority: str = "") -> str:
         """The bot's own token for `scope` (also used outside botbuilder)."""
-        key = (self.app_id, scope, authority)
-        await self._fresh(key)
-        return self._tokens[key].value
+        return await self._token((self.app_id, scope, authority))
 
-    async def _fresh(self, key: tuple[str, str, str]) -> None:
-        if self._valid(key):
-            return
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # one request per key, however many turns want it at once
-            if self._valid(key):
-                return
-            if self.source is None:
-                raise AuthError("no token source configured")
-            try:
-                value, expires_in = await asyncio.to_thread(self.source.acquire, key[1])
-            except AuthError:
-                raise
-            except Exception as exc:
-                raise AuthError(f"token request for {key[1]} failed: {type(exc).__name__}") from exc
-            self.acquired += 1
-            self._tokens[key] = Token(value, self.clock() + expires_in)
-            log.info("teams: bot token for %s acquired (valid %.0fs)", key[1], expires_in)
-
-    def _valid(self, key: tuple[str, str, str]) -> bool:
-        token = self._tokens.get(key)
-        return token is not None and token.expires_at - self.clock() > REFRESH_MARGIN
+    async def _token(self, key: tuple[str, str, str]) -> str:
+        if self.source is None:
+            raise AuthError("no token source configured")
+        provider = self._providers.get(key)
+        if provider is None:
+            provider = tokens.TokenProvider(
+                self.source, key[1], refresh_before=REFRESH_MARGIN, now=self.clock
+            )
+            self._providers[key] = provider
+        try:
+            return await provider.token()
+        except AuthError:
+            raise
+        except TokenError as exc:
+            # The error code only: a description may quote the request.
+            raise AuthError(f"token request for {key[1]} failed: {exc.code}") from exc
+        except Exception as exc:
+            raise AuthError(f"token request for {key[1]} failed: {type(exc).__name__}") from exc
 
 
 def bot_configuration(settings: Settings, endpoints: Endpoints) -> SimpleNamespace:
@@ -353,7 +293,7 @@ def build_authentication(
             "authenticated and replies are sent without a token. Use this for local testing only."
         )
     elif source is None:
-        source = MsalTokenSource(settings, endpoints)
+        source = bot_token_source(settings, endpoints)
     credentials = CachedCredentialsFactory(settings.microsoft_app_id or "", source)
     inner = ConfigurationBotFrameworkAuthentication(
         bot_configuration(settings, endpoints), credentials_factory=credentials

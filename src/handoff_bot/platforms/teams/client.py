@@ -55,6 +55,10 @@ FIXES = {
 }
 
 
+class NoAnswer(RetryLater):
+    """The request went out and no answer came back (timeout, connection lost): Teams may have posted."""
+
+
 @dataclass(frozen=True)
 class Posted:
     conversation_id: str  # for a new channel thread: 19:…@thread.tacv2;messageid=<root>
@@ -166,9 +170,11 @@ class TeamsClient:
         conversations: TeamsConversations,
         *,
         pacer: Pacer | None = None,
+        tenant_id: str | None = None,
     ) -> None:
         self.adapter, self.app_id, self.conversations = adapter, app_id, conversations
         self.pacer = pacer or Pacer()
+        self.tenant_id = tenant_id  # the bot's own tenant (single-tenant bots): where 1:1 chats live
 
     async def post_thread(self, channel: TeamsConversation, channel_id: str, activity: Activity) -> Posted:
         """A new thread in a channel: returns the thread's conversation id and its root message id."""
@@ -235,16 +241,24 @@ class TeamsClient:
         return await self._call(conversation.conversation_id, refs.reference_of(conversation), work)
 
     async def personal_chat(
-        self, *, aad_object_id: str | None, user_id: str | None = None
+        self,
+        *,
+        aad_object_id: str | None,
+        user_id: str | None = None,
+        near: TeamsConversation | None = None,
     ) -> TeamsConversation:
-        """The bot's 1:1 chat with a user: stored, or created (needs the app installed for them)."""
+        """The bot's 1:1 chat with a user: stored, or created (needs the app installed for them).
+
+        A new chat is created with the tenant and service url of `near` (the channel of the contact),
+        else of a channel in the bot's own tenant, never of just any team the bot last saw.
+        """
         known = await self.conversations.personal(user_id=user_id, aad_object_id=aad_object_id)
         if known is not None:
             return known
         member = user_id or aad_object_id
         if not member:
             raise PermanentFailure("teams: the colleague has no Teams identity")
-        anchor = await self.conversations.any_channel()
+        anchor = near or await self.conversations.any_channel(self.tenant_id)
         if anchor is None:
             raise RetryLater(
                 "teams: the bot has not seen any team yet; add the app to a team", retry_after=300
@@ -332,7 +346,7 @@ class TeamsClient:
             fix = FIXES.get(status)
             return PermanentFailure(f"teams: HTTP {status}" + (f": {fix}" if fix else ""))
         if isinstance(exc, ClientRequestError | requests.RequestException | TimeoutError | ConnectionError):
-            return RetryLater(f"teams: {type(exc).__name__}")
+            return NoAnswer(f"teams: {type(exc).__name__}")
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 

@@ -2,9 +2,9 @@
 
 Teams has no history a bot can search (Slack's way of finding a post that a crash did not record), so
 every post is bracketed: a marker is stored before the post, and the post's ids are kept in memory
-until the outbox completion has recorded them. A retry in the same process records what was posted;
-after a process died mid-post the marker says the outcome is unknown, and the row dead-letters with
-what to do instead of posting a second copy.
+until the outbox completion has recorded them. A retry in the same process records what was posted.
+When the outcome is unknown (no answer from Teams, or the process died mid-post) the row is posted
+again, with a warning: a card or question that may show twice beats one nobody ever sees.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_bot.domain.errors import NotFound
-from handoff_bot.domain.events import TimelineEvent
 from handoff_bot.domain.office_hours import OfficeHours
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
@@ -27,8 +26,9 @@ from handoff_bot.outbox.errors import PermanentFailure, RetryLater
 from handoff_bot.platforms.cards import CHANNEL_ICONS, CardBuilder, Line
 from handoff_bot.platforms.teams import cards, text
 from handoff_bot.platforms.teams.actions import Verb, dialog_data, question_ref
-from handoff_bot.platforms.teams.client import Posted, TeamsClient, activity_of
+from handoff_bot.platforms.teams.client import NoAnswer, Posted, TeamsClient, activity_of
 from handoff_bot.platforms.teams.refs import THREAD_MARK
+from handoff_bot.platforms.timeline import asked_via, event_of, via_of
 from handoff_bot.services import effects, privacy, reach, reminders
 from handoff_bot.services.ports import OutboxMessage, UnitOfWorkFactory
 from handoff_bot.services.views import ContactDetails, contact_details, day_summary
@@ -45,10 +45,6 @@ NO_CHANNEL = (
 )
 NOT_INSTALLED = (
     "teams: the bot has not been added to a team yet; add the app to the team of the contacts channel"
-)
-UNKNOWN_OUTCOME = (
-    "teams: an earlier attempt may have posted this and stopped before recording it; look in Teams, and "
-    "run `handoff-bot outbox retry {id}` to post it anyway"
 )
 
 
@@ -102,7 +98,7 @@ class TeamsDelivery:
             await self._update_card(details, card)
             return None
         if kind == effects.THREAD_NOTE:
-            event = _event(details, message.payload["event_id"])
+            event = event_of(details, message.payload["event_id"])
             line = self.builder.thread_line(details, event) if event else None
             return await self._thread_line(card, line, message) if line else None
         if kind == effects.THREAD_OWNER:
@@ -138,7 +134,7 @@ class TeamsDelivery:
         if stored is not None:
             return stored
         channel = await self.conversations.channel(conversation_id.split(THREAD_MARK, 1)[0])
-        anchor = channel or await self.conversations.any_channel()
+        anchor = channel or await self.conversations.any_channel(self.client.tenant_id)
         if anchor is None:
             raise RetryLater(NOT_INSTALLED, retry_after=300)
         return anchor
@@ -153,12 +149,19 @@ class TeamsDelivery:
             return self._record(message.id, remembered)  # posted; recording it failed last time
         marker = f"{PENDING}{message.id}"
         if await self.conversations.setting(marker) is not None and message.attempts > 1:
-            raise PermanentFailure(UNKNOWN_OUTCOME.format(id=message.id))
+            log.warning(
+                "teams: outbox row %s (%s): an earlier attempt got no answer from Teams or stopped before "
+                "recording it; posting again, so Teams may show it twice",
+                message.id,
+                message.kind,
+            )
         await self.conversations.set_setting(marker, message.kind)
         try:
             ref = await post()
+        except NoAnswer:
+            raise  # Teams may have posted it: the marker stays, so the next attempt warns
         except Exception:
-            # Teams refused or could not be reached: nothing was posted, the next attempt may post.
+            # Teams refused: nothing was posted, the next attempt may post.
             await self.conversations.delete_setting(marker)
             raise
         self._posted[message.id] = ref
@@ -226,14 +229,17 @@ class TeamsDelivery:
     def _delivers_dm(self, person: Person | None, via: str | None) -> bool:
         return reach.delivers_dm(person, PLATFORM, via=via, platforms=self.platforms)
 
-    async def _chat(self, person: Person | None) -> TeamsConversation | None:
+    async def _chat(self, person: Person | None, contact_id: int | None) -> TeamsConversation | None:
         """The 1:1 chat with a person on Teams; people not on Teams are reached on their own platform."""
         identity = person.identities.get(PLATFORM) if person is not None else None
         if not identity:
             return None
+        # A new chat lives in the tenant of the team where the contact's card is.
+        card = await self.messages.card(PLATFORM, contact_id) if contact_id is not None else None
+        near = await self._anchor(card.channel_id) if card is not None else None
         if identity.startswith("29:"):
-            return await self.client.personal_chat(aad_object_id=None, user_id=identity)
-        return await self.client.personal_chat(aad_object_id=identity)
+            return await self.client.personal_chat(aad_object_id=None, user_id=identity, near=near)
+        return await self.client.personal_chat(aad_object_id=identity, near=near)
 
     async def _dm(
         self,
@@ -246,7 +252,7 @@ class TeamsDelivery:
     ) -> Completion | None:
         if person is None or PLATFORM not in person.identities:
             return None
-        chat = await self._chat(person)
+        chat = await self._chat(person, contact_id)
         if chat is None:
             return None
 
@@ -280,7 +286,7 @@ class TeamsDelivery:
         colleague = details.person(question.colleague_id) if question else None
         if question is None or colleague is None:
             return None
-        if not self._delivers_dm(colleague, _via(_event(details, message.payload.get("event_id")))):
+        if not self._delivers_dm(colleague, via_of(event_of(details, message.payload.get("event_id")))):
             return None  # the rule sends this DM on the colleague's other platform
         if await self.messages.for_question(PLATFORM, question_id):
             return None
@@ -300,9 +306,9 @@ class TeamsDelivery:
             )
 
     async def _dm_transfer(self, details: ContactDetails, message: OutboxMessage) -> Completion | None:
-        event = _event(details, message.payload["event_id"])
+        event = event_of(details, message.payload["event_id"])
         target = details.person(event.data.get("to")) if event else None
-        if event is None or target is None or not self._delivers_dm(target, _via(event)):
+        if event is None or target is None or not self._delivers_dm(target, via_of(event)):
             return None
         line = self.builder.transfer_note(details, event)
         view = self.builder.card(details, private=True)
@@ -333,7 +339,7 @@ class TeamsDelivery:
         question = next((q for q in details.questions if q.id == question_id), None)
         if question is None or question.status is not QuestionStatus.OPEN:
             return None
-        if not self._delivers_dm(details.person(question.asker_id), _asked_via(details, question_id)):
+        if not self._delivers_dm(details.person(question.asker_id), asked_via(details, question_id)):
             return None
         assert details.contact.id is not None
         mentions = text.Mentions()
@@ -364,7 +370,7 @@ class TeamsDelivery:
     async def _callback_soon(
         self, details: ContactDetails, card: MessageRef, message: OutboxMessage
     ) -> Completion | None:
-        event = _event(details, message.payload["event_id"])
+        event = event_of(details, message.payload["event_id"])
         line = self.builder.reminder_line(details, event) if event else None
         if event is None or line is None:
             return None
@@ -468,17 +474,3 @@ class TeamsDelivery:
                     ref.message_id,
                     details.contact.id,
                 )
-
-
-def _via(event: TimelineEvent | None) -> str | None:
-    via = event.data.get("via") if event else None
-    return via if isinstance(via, str) else None
-
-
-def _asked_via(details: ContactDetails, question_id: int) -> str | None:
-    asked = (e for e in details.timeline if e.data.get("question_id") == question_id and "via" in e.data)
-    return _via(next(asked, None))
-
-
-def _event(details: ContactDetails, event_id: object) -> TimelineEvent | None:
-    return next((e for e in details.timeline if e.id == event_id), None)

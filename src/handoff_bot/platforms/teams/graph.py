@@ -241,7 +241,9 @@ async def open_graph(
     request_timeout: float = 10.0,
 ) -> AsyncIterator[GraphClient]:
     """A Graph client with its own HTTP session and token provider, for a runtime's lifetime."""
-    tokens = TokenProvider(credentials, graph_scope(graph_url), verify=verify, timeout=request_timeout)
+    tokens = TokenProvider.for_app(
+        credentials, graph_scope(graph_url), verify=verify, timeout=request_timeout
+    )
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_timeout)) as session:
         yield GraphClient(session, tokens, graph_url)
 

@@ -70,6 +70,7 @@ class TeamsPeople:
     ) -> None:
         self.uow, self.lookup, self.directory, self.clock = uow, lookup, directory, clock
         self._members: OrderedDict[str, tuple[float, Member]] = OrderedDict()
+        self._email_tried: OrderedDict[str, float] = OrderedDict()  # user id → when
 
     async def person(
         self, turn_context: TurnContext, user_id: str, aad_object_id: str | None = None, name: str = ""
@@ -79,7 +80,7 @@ class TeamsPeople:
             async with self.uow() as tx:
                 known = await tx.people.by_identity(PLATFORM, aad_object_id)
             if known is not None:
-                return known
+                return await self._with_email(turn_context, user_id, aad_object_id, known)
         member = await self.member(turn_context, user_id)
         aad = aad_object_id or (member.aad_object_id if member else None)
         if aad and not aad_object_id:
@@ -103,6 +104,34 @@ class TeamsPeople:
             return await ensure_person(
                 EnsurePerson(display, None, None, ((PLATFORM, identity),)), uow=self.uow
             )
+
+    async def _with_email(
+        self, turn_context: TurnContext, user_id: str, identity: str, known: Person
+    ) -> Person:
+        """Someone first recorded without an email (Teams would not say then) gets it later, so their
+        Slack self, seen after that, is joined with them. Asked at most hourly per user."""
+        if known.email is not None:
+            return known
+        now = self.clock()
+        tried = self._email_tried.get(user_id)
+        if tried is not None and now - tried < CACHE_SECONDS:
+            return known
+        self._email_tried[user_id] = now
+        while len(self._email_tried) > CACHE_SIZE:
+            self._email_tried.popitem(last=False)
+        member = await self.member(turn_context, user_id)
+        if member is None or not member.email:
+            return known
+        try:
+            found = await ensure_person(
+                EnsurePerson(known.display_name, member.email, None, ((PLATFORM, identity),)), uow=self.uow
+            )
+        except InvalidIdentity:
+            return known
+        if found.email is None:
+            # Already someone else's (their Slack self, seen first): joining two people is an admin task.
+            log.info("teams user %s has the email of another person; kept apart", identity)
+        return found
 
     async def of_account(self, turn_context: TurnContext, account: ChannelAccount | None) -> Person | None:
         if account is None or not account.id:

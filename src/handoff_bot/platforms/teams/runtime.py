@@ -11,12 +11,13 @@ from handoff_bot.config import Settings
 from handoff_bot.i18n.catalogue import Catalogue
 from handoff_bot.platforms.teams import listeners
 from handoff_bot.platforms.teams.adapter import HandoffAdapter
-from handoff_bot.platforms.teams.auth import CachedCredentialsFactory, TokenSource, build_authentication
+from handoff_bot.platforms.teams.auth import CachedCredentialsFactory, build_authentication
 from handoff_bot.platforms.teams.bot import HandoffBot, TeamsRouter
 from handoff_bot.platforms.teams.client import Pacer, TeamsClient
 from handoff_bot.platforms.teams.delivery import TeamsDelivery
 from handoff_bot.platforms.teams.deps import TeamsDeps
 from handoff_bot.platforms.teams.graph import graph_from_settings
+from handoff_bot.platforms.teams.tokens import TokenSource
 from handoff_bot.services.ports import Clock
 from handoff_bot.services.reminders import ReminderPolicy
 from handoff_bot.storage.chat_messages import ChatMessages
@@ -53,7 +54,14 @@ async def teams_runtime(
     conversations = TeamsConversations(uow.sessions)
     app_id = settings.microsoft_app_id.strip()
     # Pacing runs on the app's clock, like the outbox's Retry-After, so both agree on when "later" is.
-    client = TeamsClient(adapter, app_id, conversations, pacer=Pacer(clock=lambda: clock.now().timestamp()))
+    home = settings.microsoft_app_tenant_id if settings.microsoft_app_type != "MultiTenant" else None
+    client = TeamsClient(
+        adapter,
+        app_id,
+        conversations,
+        pacer=Pacer(clock=lambda: clock.now().timestamp()),
+        tenant_id=home,
+    )
     deps = TeamsDeps(
         uow=uow,
         clock=clock,

@@ -1,5 +1,6 @@
-"""App-only (client credentials) tokens from Entra ID with msal, for Microsoft Graph and the bot's own
-Bot Framework calls.
+"""App-only tokens from Entra ID with msal, for Microsoft Graph and the bot's own Bot Framework calls.
+
+The one msal module: client credentials (app id + secret) or a user-assigned managed identity.
 
 msal is synchronous (requests): every msal call, including building the application (which fetches
 the authority's OpenID configuration), runs in a worker thread, never on the event loop. A token is
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msal
 import requests
@@ -43,12 +44,33 @@ class TokenError(Exception):
         self.description = description
 
 
+class TokenSource(Protocol):
+    """Gets a fresh token for one scope. Synchronous (msal is): always called in a worker thread."""
+
+    def acquire(self, scope: str) -> tuple[str, float]:
+        """(access token, seconds until it expires)."""
+        ...
+
+
+class StaticTokenSource:
+    """A fixed token (tests that do not exercise token acquisition)."""
+
+    def __init__(self, token: str, expires_in: float = 3600.0) -> None:
+        self.token, self.expires_in, self.calls = token, expires_in, 0
+
+    def acquire(self, scope: str) -> tuple[str, float]:
+        self.calls += 1
+        return self.token, self.expires_in
+
+
 @dataclass(frozen=True)
 class AppCredentials:
     client_id: str
-    client_secret: str = field(repr=False)
+    client_secret: str = field(repr=False)  # empty for a managed identity
     tenant: str
     login_url: str = DEFAULT_LOGIN_URL
+    # MICROSOFT_APP_TYPE=UserAssignedMSI: the host's identity gives the token, no secret, no authority.
+    managed_identity: bool = False
 
     @property
     def authority(self) -> str:
@@ -63,8 +85,8 @@ class AppCredentials:
 class MsalClientCredentials:
     """The synchronous part: one msal application for one app registration, any number of scopes.
 
-    `acquire(scope)` does blocking HTTP: call it in a worker thread (TokenProvider does). It has the
-    shape of teams-core's `auth.TokenSource`, so the bot's own Bot Framework token can come from here.
+    `acquire(scope)` does blocking HTTP: call it in a worker thread (TokenProvider and the adapter's
+    `auth.CachedCredentialsFactory` do); it is the TokenSource of both Graph and the bot's own token.
     The msal application is built on first use, in that thread (building it fetches the authority's
     OpenID configuration).
     """
@@ -74,7 +96,7 @@ class MsalClientCredentials:
     ) -> None:
         # verify: True, or a CA bundle path (an authority with a private CA, e.g. the tests' fake Entra).
         self.credentials, self._verify, self._timeout = credentials, verify, timeout
-        self._app: msal.ConfidentialClientApplication | None = None
+        self._app: msal.ConfidentialClientApplication | msal.ManagedIdentityClient | None = None
         self._building = threading.Lock()
 
     def acquire(self, scope: str) -> tuple[str, float]:
@@ -109,7 +131,11 @@ class MsalClientCredentials:
                 if self._app is None:
                     self._app = self._build()
                 app = self._app
-            result = app.acquire_token_for_client(scopes=[scope])
+            if isinstance(app, msal.ManagedIdentityClient):
+                # Managed identities name a resource, not a scope.
+                result = app.acquire_token_for_client(resource=scope.removesuffix("/.default"))
+            else:
+                result = app.acquire_token_for_client(scopes=[scope])
         except ValueError as exc:  # msal: authority unreachable or its discovery document is wrong
             raise TokenError("authority_unavailable", str(exc).splitlines()[0][:300]) from exc
         except OSError as exc:  # requests' ConnectionError and timeouts are OSErrors
@@ -118,8 +144,12 @@ class MsalClientCredentials:
             raise TokenError("authority_error", str(exc).splitlines()[0][:300]) from exc
         return dict(result or {})
 
-    def _build(self) -> msal.ConfidentialClientApplication:
+    def _build(self) -> msal.ConfidentialClientApplication | msal.ManagedIdentityClient:
         c = self.credentials
+        if c.managed_identity:
+            return msal.ManagedIdentityClient(
+                msal.UserAssignedManagedIdentity(client_id=c.client_id), http_client=self._http_client()
+            )
         overridden = c.overridden
         return msal.ConfidentialClientApplication(
             c.client_id,
@@ -144,10 +174,27 @@ class MsalClientCredentials:
 
 
 class TokenProvider:
-    """Bearer tokens for one app and one scope, for async code: msal off the loop, one request at a time."""
+    """Bearer tokens for one scope, for async code: the source runs in a worker thread, one request at a
+    time, and a token is reused until shortly before it expires."""
 
     def __init__(
         self,
+        source: TokenSource,
+        scope: str,
+        *,
+        refresh_before: float = REFRESH_BEFORE,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source, self.scope = source, scope
+        self._refresh_before, self._now = refresh_before, now
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        self.acquired = 0  # real token requests made (tests and metrics)
+
+    @classmethod
+    def for_app(
+        cls,
         credentials: AppCredentials,
         scope: str,
         *,
@@ -155,13 +202,10 @@ class TokenProvider:
         verify: bool | str = True,
         timeout: float = 10.0,
         now: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.credentials, self.scope = credentials, scope
-        self._source = MsalClientCredentials(credentials, verify=verify, timeout=timeout)
-        self._refresh_before, self._now = refresh_before, now
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
+    ) -> TokenProvider:
+        """Tokens of one app registration, with msal."""
+        source = MsalClientCredentials(credentials, verify=verify, timeout=timeout)
+        return cls(source, scope, refresh_before=refresh_before, now=now)
 
     def _fresh(self) -> bool:
         return self._token is not None and self._now() < self._expires_at - self._refresh_before
@@ -178,12 +222,14 @@ class TokenProvider:
             return self._token
         async with self._lock:
             if not self._fresh():
-                token, lifetime = await asyncio.to_thread(self._source.acquire, self.scope)
+                token, lifetime = await asyncio.to_thread(self.source.acquire, self.scope)
                 self._token, self._expires_at = token, self._now() + lifetime
+                self.acquired += 1
             assert self._token is not None
             return self._token
 
     def invalidate(self) -> None:
         """Forget the token (after a 401): the next call fetches a new one, past msal's cache too."""
         self._token, self._expires_at = None, 0.0
-        self._source.reset()
+        if isinstance(self.source, MsalClientCredentials):
+            self.source.reset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from handoff_bot.services import reach
 from handoff_bot.services.views import ContactDetails, contact_details
 
 log = logging.getLogger(__name__)
+PRESENCE_WAIT = 2.0  # seconds the ask dialog waits for Graph presence (invokes must answer within ~5 s)
 InvokeListener = Callable[[TurnContext], Awaitable[InvokeResponse]]
 MessageListener = Callable[[TurnContext], Awaitable[bool]]
 
@@ -125,7 +127,8 @@ class Flow:
         aad_ids = [p.identities[PLATFORM] for p in reachable if p.identities.get(PLATFORM)]
         if self.presence is not None and aad_ids:
             try:
-                seen = await self.presence.presences(aad_ids)
+                # Teams gives a dialog a few seconds to open: a slow Graph must not keep it shut.
+                seen = await asyncio.wait_for(self.presence.presences(aad_ids), PRESENCE_WAIT)
             except Exception as exc:  # presence is a nicety: the dialog opens without it
                 log.warning("teams: presence unavailable: %s", type(exc).__name__)
         return [
