@@ -28,7 +28,8 @@ def routes() -> set[tuple[str, str]]:
     found = set()
     for route in app.router.routes():
         path = route.resource.canonical if route.resource else ""
-        if path.startswith("/api/") and route.method.lower() in METHODS:
+        # /api/messages is the Bot Framework's endpoint (Teams), not part of the intake API.
+        if path.startswith("/api/") and path != "/api/messages" and route.method.lower() in METHODS:
             found.add((route.method.lower(), path))
     return found
 
