@@ -367,7 +367,15 @@ async def test_a_large_but_legal_activity_is_read_by_the_adapter_not_cut_by_the_
 
 async def test_an_activity_without_a_sender_is_refused_and_changes_nothing(desk: Desk) -> None:
     h = desk.h
-    for sender in (None, {}, {"name": "Marieke"}, {"id": ""}):
+    too_long = {"id": "29:" + "u" * 300, "name": "U"}  # could not be stored (a 500 on PostgreSQL)
+    for sender in (
+        None,
+        {},
+        {"name": "Marieke"},
+        {"id": ""},
+        too_long,
+        {"id": "29:1short", "aadObjectId": "a" * 300},
+    ):
         activity = tf.execute(h, action_data(Verb.CONTACT_RELEASE, 1), MARIEKE, root=desk.root)
         activity["from"] = sender
         assert await desk.send(activity) == 400

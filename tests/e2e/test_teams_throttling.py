@@ -30,6 +30,10 @@ LONG = os.environ.get("HANDOFF_FAULTS") == "long"
 # Arrival times at the fake jitter against the bot's own clock on a loaded machine: windows are
 # checked a little shorter than Teams' (a message the bot paced 1.0 s apart may arrive 0.8 s apart).
 SLACK = 0.8
+LONG_ONLY = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not LONG, reason="the long version runs with HANDOFF_FAULTS=long"),
+]
 
 
 async def drain_until_settled(h: TeamsHarness) -> None:
@@ -84,8 +88,7 @@ def threads_per_contact(h: TeamsHarness) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    "contacts",
-    [pytest.param(60 if LONG else 14, id="burst", marks=[pytest.mark.slow] if LONG else [])],
+    "contacts", [pytest.param(14, id="short"), pytest.param(60, id="long", marks=LONG_ONLY)]
 )
 async def test_a_burst_into_a_throttled_channel_posts_every_contact_once_at_teams_pace(
     sqlite_database: Database, contacts: int
@@ -104,10 +107,12 @@ async def test_a_burst_into_a_throttled_channel_posts_every_contact_once_at_team
         assert_paced(h.connector.calls_of("thread"))
 
 
+@pytest.mark.parametrize(
+    "cycles", [pytest.param(5, id="short"), pytest.param(25, id="long", marks=LONG_ONLY)]
+)
 async def test_a_throttled_thread_gets_every_line_once_and_its_card_updates_in_order(
-    sqlite_database: Database,
+    sqlite_database: Database, cycles: int
 ) -> None:
-    cycles = 12 if LONG else 5
     async with teams_app(sqlite_database.url) as h:
         await h.install()
         created = await h.post_contact(subject="Burst 000")

@@ -25,6 +25,7 @@ from handoff_bot.platforms.teams.auth import AuthError, HandoffAuthentication
 
 log = logging.getLogger(__name__)
 MAX_ACTIVITY_BYTES = 256 * 1024
+SENDER_ID_MAX = 200  # person_identities.user_id
 
 
 class HandoffAdapter(CloudAdapter):  # type: ignore[misc]
@@ -102,7 +103,10 @@ def _has_sender(activity: Activity) -> bool:
     if activity.type not in (ActivityTypes.message, ActivityTypes.invoke):
         return True
     sender, conversation = activity.from_property, activity.conversation
-    return bool(sender is not None and sender.id and conversation is not None and conversation.id)
+    if sender is None or not sender.id or conversation is None or not conversation.id:
+        return False
+    # Teams ids are far shorter; a longer one could not be stored as the person's identity anyway.
+    return all(len(str(i)) <= SENDER_ID_MAX for i in (sender.id, sender.aad_object_id or ""))
 
 
 def _respond(invoke_response: InvokeResponse | None) -> web.StreamResponse:
