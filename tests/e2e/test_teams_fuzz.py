@@ -415,3 +415,19 @@ async def test_a_service_url_the_token_was_not_issued_for_is_refused(desk: Desk)
         assert (await tx.contacts.get(2)).claimed_by is None
     assert len(h.connector.calls) == before
     assert copy.deepcopy(desk.incidents) == []
+
+
+async def test_a_chunked_body_without_a_length_is_cut_off_at_the_limit(desk: Desk) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"type": "message", "text": "'
+        for _ in range(40):
+            yield b"x" * 8192  # 320 KB in all, more than the adapter's 256 KB
+        yield b'"}'
+
+    h = desk.h
+    response = await h.client.post(
+        "/api/messages",
+        data=chunks(),
+        headers={"Content-Type": "application/json", "Authorization": h.auth()},
+    )
+    assert response.status == 413
