@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Recorded:
     activity: Json | None
     body: Json | None
     authorization: str | None
+    at: float = field(default_factory=time.monotonic)  # when the fake accepted it (pacing checks)
 
 
 @dataclass

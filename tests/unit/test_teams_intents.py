@@ -90,3 +90,10 @@ def test_the_real_channel_payload_read_through_botbuilder_objects() -> None:
     activity = Activity().deserialize(json.loads(FIXTURE.read_text()))
     intent = parse(activity.text, activity.entities, activity.recipient.id)
     assert (intent.command, intent.text, intent.colleague) == (Command.TEXT, "reply to thread", None)
+
+
+@pytest.mark.parametrize("text", ["ask \x005\x00 hi", "hello \x000\x00", "\x000\x00"])
+def test_a_typed_mention_marker_is_only_text(text: str) -> None:
+    """parse() marks mentions with NUL-delimited indexes; a sender's own NULs used to raise IndexError."""
+    intent = parse(text, [], None)
+    assert intent.colleague is None and "\x00" not in intent.text

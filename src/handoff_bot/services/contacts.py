@@ -37,6 +37,7 @@ from handoff_bot.services.reminders import ReminderPolicy, timers_for_contact
 from handoff_bot.services.retry import on_conflict
 
 SUBJECT_MAX = 300
+NAME_MAX = 200  # customers.name and .company: a forged Teams dialog is not held to the form's maxLength
 Transition = Callable[[Contact], TimelineEvent]
 
 
@@ -110,8 +111,8 @@ async def receive_contact(
     if not cmd.customer.has_identity_or_name():
         raise InvalidIdentity(field="customer", value="")
     identities = identities_of(cmd.customer, region)
-    name = clean_text(cmd.customer.name, single_line=True) if cmd.customer.name else None
-    company = clean_text(cmd.customer.company, single_line=True) if cmd.customer.company else None
+    name = clean_text(cmd.customer.name, single_line=True)[:NAME_MAX] if cmd.customer.name else None
+    company = clean_text(cmd.customer.company, single_line=True)[:NAME_MAX] if cmd.customer.company else None
     if not identities and not name:  # a name of only spaces or control characters is no name
         raise InvalidIdentity(field="customer", value="")
     arrival = _Arrival(

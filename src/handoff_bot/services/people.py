@@ -9,6 +9,8 @@ from handoff_bot.services.commands import EnsurePerson, SetCustomerOwner
 from handoff_bot.services.ports import UnitOfWork, UnitOfWorkFactory
 from handoff_bot.services.retry import on_conflict
 
+NAME_MAX = 200  # people.display_name and .location
+
 
 async def _find(tx: UnitOfWork, cmd: EnsurePerson, email: str | None) -> Person | None:
     for platform, user_id in cmd.identities:
@@ -21,8 +23,9 @@ async def _find(tx: UnitOfWork, cmd: EnsurePerson, email: str | None) -> Person 
 async def ensure_person(cmd: EnsurePerson, *, uow: UnitOfWorkFactory) -> Person:
     """Join by platform identity, else by email (which links Slack and Teams), else create."""
     email = normalise_email(cmd.email).value if cmd.email else None
-    name = clean_text(cmd.display_name, single_line=True) or (email or "?")
-    location = clean_text(cmd.location, single_line=True) if cmd.location else None
+    # people.display_name holds 200; an Entra display name may have 256 characters.
+    name = clean_text(cmd.display_name, single_line=True)[:NAME_MAX] or (email or "?")
+    location = clean_text(cmd.location, single_line=True)[:NAME_MAX] if cmd.location else None
 
     async def attempt() -> Person:
         async with uow() as tx:

@@ -18,13 +18,14 @@ import requests
 from aiohttp import web
 from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ActivityTypes
 from msrest.serialization import Model
 
 from handoff_bot.platforms.teams.auth import AuthError, HandoffAuthentication
 
 log = logging.getLogger(__name__)
 MAX_ACTIVITY_BYTES = 256 * 1024
+SENDER_ID_MAX = 200  # person_identities.user_id
 
 
 class HandoffAdapter(CloudAdapter):  # type: ignore[misc]
@@ -39,15 +40,16 @@ class HandoffAdapter(CloudAdapter):  # type: ignore[misc]
             raise web.HTTPMethodNotAllowed(request.method, ["POST"])
         if "application/json" not in request.headers.get("Content-Type", ""):
             return _problem(415, "expected application/json")
-        raw = await request.read()
-        if len(raw) > MAX_ACTIVITY_BYTES:
+        raw = await _read_at_most(request, MAX_ACTIVITY_BYTES)
+        if raw is None:
             return _problem(413, "activity too large")
         try:
             body = json.loads(raw)
             activity = Activity().deserialize(body) if isinstance(body, dict) else None
-        except (ValueError, TypeError, AttributeError):  # msrest raises a ValueError subclass
+        # msrest raises a ValueError subclass; JSON nested a thousand deep raises RecursionError.
+        except (ValueError, TypeError, AttributeError, RecursionError):
             activity = None
-        if activity is None or not activity.type:
+        if activity is None or not activity.type or not _has_sender(activity):
             return _problem(400, "the body is not a Bot Framework activity")
 
         header = request.headers.get("Authorization")
@@ -79,6 +81,32 @@ class HandoffAdapter(CloudAdapter):  # type: ignore[misc]
             log.warning("teams: cannot act on an activity: %s", exc)
             return _problem(503, "the bot cannot get its own token right now")
         return _respond(invoke_response)
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None past `limit` bytes. Read from the stream: the app-wide `client_max_size`
+    (sized for the intake API) would refuse activities this adapter accepts, with a plain-text 413."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _has_sender(activity: Activity) -> bool:
+    """Messages and invokes act for the user in `from`, in `conversation`: the protocol requires
+    both, and the listeners need them to know who acted and where to answer."""
+    if activity.type not in (ActivityTypes.message, ActivityTypes.invoke):
+        return True
+    sender, conversation = activity.from_property, activity.conversation
+    if sender is None or not sender.id or conversation is None or not conversation.id:
+        return False
+    # Teams ids are far shorter; a longer one could not be stored as the person's identity anyway.
+    return all(len(str(i)) <= SENDER_ID_MAX for i in (sender.id, sender.aad_object_id or ""))
 
 
 def _respond(invoke_response: InvokeResponse | None) -> web.StreamResponse:

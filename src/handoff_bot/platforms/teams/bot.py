@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
@@ -93,7 +94,15 @@ class HandoffBot(TeamsActivityHandler):  # type: ignore[misc]
         handler = self.router.invokes.get(turn_context.activity.name or "")
         if handler is not None:
             return await handler(turn_context)
-        response: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+        # None of the SDK's own invokes is implemented here: it answers 501, or fails to read a value
+        # of the wrong shape (msrest's DeserializationError). Both are the sender's mistake: a 400.
+        try:
+            response: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+        except ValueError as exc:
+            log.info("teams: unreadable %s invoke: %s", turn_context.activity.name, type(exc).__name__)
+            return _unsupported()
+        if response is not None and response.status == HTTPStatus.NOT_IMPLEMENTED:
+            return _unsupported()
         return response
 
     def _create_adaptive_card_invoke_error_response(self, status_code: int, code: str, message: str) -> Any:
@@ -124,6 +133,10 @@ class HandoffBot(TeamsActivityHandler):  # type: ignore[misc]
                 await turn_context.send_activity(text)
         except Exception:
             log.warning("teams: could not tell the user about incident %s", incident, exc_info=True)
+
+
+def _unsupported() -> InvokeResponse:
+    return invoke_response({"code": "NotSupported", "message": "This bot does not handle that invoke."}, 400)
 
 
 def _bot_removed(activity: Activity) -> bool:

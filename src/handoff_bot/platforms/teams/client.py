@@ -147,13 +147,19 @@ class Pacer:
 
     @contextlib.asynccontextmanager
     async def turn(self, lane: str) -> AsyncIterator[None]:
-        wait = self.wait_for(lane)
-        if self.tenant is not None:
-            wait = max(wait, self.tenant.wait_for(TENANT_LANE))
-        if wait > MAX_PAUSE:
-            raise RetryLater(f"teams: pacing conversation {lane[:40]}", retry_after=wait, counts=False)
-        if wait > 0:
+        slept = 0.0
+        while True:
+            wait = self.wait_for(lane)
+            if self.tenant is not None:
+                wait = max(wait, self.tenant.wait_for(TENANT_LANE))
+            if wait <= 0:
+                break
+            if slept + wait > MAX_PAUSE:
+                raise RetryLater(f"teams: pacing conversation {lane[:40]}", retry_after=wait, counts=False)
+            # Look again after sleeping: rows delivered concurrently wait for the same slot, and only
+            # the first to wake may take it (else they all fire at once when a pause ends).
             await asyncio.sleep(wait)
+            slept += wait
         self.record(lane)
         if self.tenant is not None:
             self.tenant.record(TENANT_LANE)

@@ -73,7 +73,8 @@ def mentions_of(entities: Iterable[Any] | None) -> list[tuple[str, Mention]]:
 def parse(text: str | None, entities: Iterable[Any] | None, bot_id: str | None) -> Intent:
     """The command in a message; the bot's own mention (required in channels) is ignored."""
     mentions = [(t, m) for t, m in mentions_of(entities) if m.user_id != bot_id]
-    raw = text or ""
+    # NUL marks where a mention stood (below): one typed by the sender must not point into `people`.
+    raw = (text or "").replace("\x00", "")
     # Drop the bot's <at>…</at>; keep a marker for every other mention to know where it stood.
     people: list[Mention] = []
 

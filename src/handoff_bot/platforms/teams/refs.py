@@ -17,8 +17,7 @@ THREAD_MARK = ";messageid="
 
 
 def tenant_of(activity: Activity) -> str | None:
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    tenant = (data.get("tenant") or {}).get("id")
+    tenant = _id_in(_channel_data(activity), "tenant")
     if tenant:
         return str(tenant)
     return getattr(activity.conversation, "tenant_id", None) or None
@@ -28,10 +27,16 @@ def _channel_data(activity: Activity) -> dict[str, Any]:
     return activity.channel_data if isinstance(activity.channel_data, dict) else {}
 
 
+def _id_in(data: dict[str, Any], key: str) -> Any:
+    """`data[key]["id"]`, None when either is missing or not an object (channelData is free-form)."""
+    inner = data.get(key)
+    return inner.get("id") if isinstance(inner, dict) else None
+
+
 def channel_of(activity: Activity) -> str | None:
     """The Teams channel (19:…@thread.tacv2) an activity happened in, None outside channels."""
     data = _channel_data(activity)
-    channel = (data.get("channel") or {}).get("id") or data.get("teamsChannelId")
+    channel = _id_in(data, "channel") or data.get("teamsChannelId")
     if channel:
         return str(channel)
     conversation = activity.conversation
@@ -42,7 +47,7 @@ def channel_of(activity: Activity) -> str | None:
 
 def team_of(activity: Activity) -> str | None:
     data = _channel_data(activity)
-    team = (data.get("team") or {}).get("id") or data.get("teamsTeamId")
+    team = _id_in(data, "team") or data.get("teamsTeamId")
     return str(team) if team else None
 
 
