@@ -22,7 +22,8 @@ from handoff_bot.storage.models import ContactRow, CustomerRow, OutboxRow
 from tests.conftest import Database
 from tests.e2e import teams_flows as tf
 from tests.e2e.teams_harness import MARIEKE, PIET, TOKEN, TeamsHarness, teams_app
-from tests.unit.teams_card_cases import adaptive_card_schema, all_strings, strip_teams_keys
+from tests.fakes.adaptive_cards import adaptive_card_schema, strip_teams_keys
+from tests.unit.teams_card_cases import all_strings
 from tests.unit.test_teams_cards import ACTIVE_MARKUP, markdown_strings
 
 ROOT = "1759881511856"
