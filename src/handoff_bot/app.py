@@ -24,6 +24,7 @@ from handoff_bot.platforms.teams.tokens import TokenSource
 from handoff_bot.services.ports import Clock, Committed
 from handoff_bot.services.privacy import schedule_retention
 from handoff_bot.services.reminders import schedule_summary
+from handoff_bot.storage import priority
 from handoff_bot.storage.db import create_engine, session_factory
 from handoff_bot.storage.migrate import upgrade_database
 from handoff_bot.storage.outbox import OutboxStore
@@ -181,7 +182,8 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
 
     app[keys.UOW].listeners.append(wake_on_outbox)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+    # Marked as background: on SQLite a waiting request gets the connection first (storage/priority.py).
+    task = asyncio.create_task(worker.run(stop), name="outbox-worker", context=priority.background_context())
     try:
         yield
     finally:

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, on the embedded SQLite and (with HANDOFF_TEST_POSTGRES_URL) PostgreSQL.
 
 Results are printed and written to docs/benchmarks.md. BENCH_SECONDS shortens the timed runs (default 20).
+BENCH_ONLY=intake, clicks or burst runs only that benchmark (printed, docs/benchmarks.md left alone).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.bench.common import TOKEN, machine, rss_kib, served, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+ONLY = os.environ.get("BENCH_ONLY", "")
 
 
 @asynccontextmanager
@@ -98,7 +100,7 @@ async def main() -> None:
     print(lines[0], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for kind in kinds:
+        for kind in kinds if ONLY in ("", "intake") else []:
             async with fresh_database(kind, workdir) as url:
                 ours = await intake.over_http(url, workdir, SECONDS)
             async with fresh_database(kind, workdir) as url:
@@ -116,7 +118,7 @@ async def main() -> None:
             )
             print(line, flush=True)
             lines.append(line)
-        for kind in kinds:
+        for kind in kinds if ONLY in ("", "clicks") else []:
             async with fresh_database(kind, workdir) as url:
                 clicks = await slack_clicks.click_to_ack(url, workdir)
             line = (
@@ -127,7 +129,7 @@ async def main() -> None:
             )
             print(line, flush=True)
             lines.append(line)
-        for kind in kinds:
+        for kind in kinds if ONLY in ("", "burst") else []:
             async with fresh_database(kind, workdir) as url:
                 drain = await burst_drain.burst_drain(url, workdir)
             line = (
@@ -140,6 +142,8 @@ async def main() -> None:
             )
             print(line, flush=True)
             lines.append(line)
+        if ONLY:
+            return
         result = await footprint(workdir)
         line = (
             f"4. Footprint (sqlite): start-up to /readyz {result['startup_s']:.2f} s; resident memory idle "

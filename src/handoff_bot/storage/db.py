@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from handoff_bot.storage import sqlite_driver
+from handoff_bot.storage import priority, sqlite_driver
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -21,6 +21,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # One connection, handed out in turn: SQLite has one writer anyway, and queueing here is FIFO and
         # instant, where SQLite's own busy handler sleeps and retries (seconds of tail latency under load).
         kwargs.setdefault("pool_size", 1)
+        # Requests before the outbox worker in that queue (storage/priority.py).
+        kwargs.setdefault("poolclass", priority.PriorityPool)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
         kwargs.setdefault("module", sqlite_driver.dbapi())
