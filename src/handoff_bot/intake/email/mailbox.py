@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import SecretStr
 
@@ -42,19 +42,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_mailbox(url: str) -> Mailbox:
-    """`imaps://user:password@host[:port][/folder]`; plain `imap://` only to a loopback address."""
+def _split(url: str, schemes: set[str], usage: str) -> tuple[SplitResult, int | None, str, str]:
+    """The URL's parts, port, lower-case scheme and host, or MailboxUrlError saying what is wrong."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
         raise MailboxUrlError("not a valid URL (a password with / ? # or @ must be %-encoded)") from exc
     scheme = parts.scheme.lower()
-    if scheme not in {"imap", "imaps"}:
-        raise MailboxUrlError("use imaps://user:password@host/INBOX")
+    if scheme not in schemes:
+        raise MailboxUrlError(usage)
     host = parts.hostname or ""
     if not host:
         raise MailboxUrlError("the URL names no host")
+    return parts, port, scheme, host
+
+
+def parse_mailbox(url: str) -> Mailbox:
+    """`imaps://user:password@host[:port][/folder]`; plain `imap://` only to a loopback address."""
+    parts, port, scheme, host = _split(url, {"imap", "imaps"}, "use imaps://user:password@host/INBOX")
     if scheme == "imap" and not is_loopback(host):
         raise MailboxUrlError(f"plain imap:// is only allowed to a loopback address; use imaps://{host}")
     if not parts.username or parts.password is None:
@@ -96,17 +102,9 @@ class SmtpServer:
 def parse_smtp_url(url: str) -> SmtpServer:
     """`smtps://user:password@host[:465]` or `smtp://user:password@host[:587]` (STARTTLS required,
     except to a loopback address); user and password are optional (a relay that trusts us)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise MailboxUrlError("not a valid URL (a password with / ? # or @ must be %-encoded)") from exc
-    scheme = parts.scheme.lower()
-    if scheme not in {"smtp", "smtps"}:
-        raise MailboxUrlError("use smtps://user:password@host:465 or smtp://user:password@host:587")
-    host = parts.hostname or ""
-    if not host:
-        raise MailboxUrlError("the URL names no host")
+    parts, port, scheme, host = _split(
+        url, {"smtp", "smtps"}, "use smtps://user:password@host:465 or smtp://user:password@host:587"
+    )
     return SmtpServer(
         host=host,
         port=port or (465 if scheme == "smtps" else 587),
