@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -98,6 +98,35 @@ class OutboxEntry:
 Completion = Callable[[AsyncSession], Awaitable[None]]
 
 
+def leasable(now: datetime, limit: int) -> Select[int]:
+    """The ids of up to `limit` rows a worker may take now, locked (PostgreSQL) and skipping locked ones.
+
+    A row waits while an earlier row with its key is pending, written as "this is its key's first
+    pending row": a scalar subquery run per candidate as one probe of ix_outbox_pending_key.
+    The NOT EXISTS form it replaced let PostgreSQL plan an anti-join over every pending row while the
+    table had no statistics (a new install, a burst after a quiet spell): O(n²), 150 ms a lease at 1,000.
+    """
+    earlier = aliased(OutboxRow)
+    first_of_key = (
+        select(func.min(earlier.id))
+        .where(earlier.key == OutboxRow.key, earlier.status == PENDING)
+        .scalar_subquery()
+    )
+    return (
+        select(OutboxRow.id)
+        .where(
+            OutboxRow.status == PENDING,
+            OutboxRow.due_at <= now,
+            (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
+            OutboxRow.key.is_(None) | (OutboxRow.id == first_of_key),
+        )
+        .order_by(OutboxRow.due_at, OutboxRow.id)
+        .limit(limit)
+        # Several workers on PostgreSQL: each skips rows another is leasing right now.
+        .with_for_update(skip_locked=True, of=OutboxRow)
+    )
+
+
 class OutboxStore:
     """The workers' side. Each method is its own short transaction."""
 
@@ -108,37 +137,21 @@ class OutboxStore:
         """Take up to `limit` due rows. A row waits while an earlier row with its key is pending."""
         now = self.clock.now()
         token = f"{worker}:{uuid.uuid4().hex[:12]}"
-        earlier = aliased(OutboxRow)
-        blocked = exists().where(
-            and_(earlier.key == OutboxRow.key, earlier.status == PENDING, earlier.id < OutboxRow.id)
-        )
-        query = (
-            select(OutboxRow.id)
-            .where(
-                OutboxRow.status == PENDING,
-                OutboxRow.due_at <= now,
-                (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
-                ~blocked,
-            )
-            .order_by(OutboxRow.due_at, OutboxRow.id)
-            .limit(limit)
-            # Several workers on PostgreSQL: each skips rows another is leasing right now.
-            .with_for_update(skip_locked=True, of=OutboxRow)
-        )
+        query = leasable(now, limit)
         async with self.sessions() as s, s.begin():
             ids = list((await s.scalars(query)).all())
             if not ids:
                 return []
-            await s.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id.in_(ids))
-                .values(leased_by=token, lease_until=now + lease_for, attempts=OutboxRow.attempts + 1)
-            )
             rows = (
                 await s.scalars(
-                    select(OutboxRow).where(OutboxRow.id.in_(ids)).order_by(OutboxRow.due_at, OutboxRow.id)
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(ids))
+                    .values(leased_by=token, lease_until=now + lease_for, attempts=OutboxRow.attempts + 1)
+                    .returning(OutboxRow),
+                    execution_options={"synchronize_session": False},
                 )
             ).all()
+            rows = sorted(rows, key=lambda r: (r.due_at, r.id))  # RETURNING keeps no order
             return [
                 OutboxMessage(r.id, r.kind, r.platform, dict(r.payload), r.key, r.attempts, r.due_at, token)
                 for r in rows
@@ -230,16 +243,12 @@ class OutboxStore:
         ]
 
     async def counts(self) -> dict[str, int]:
+        # Two counts rather than one GROUP BY: each is answered from its partial index.
+        pending = select(func.count()).where(OutboxRow.status == PENDING).scalar_subquery()
+        dead = select(func.count()).where(OutboxRow.status == DEAD).scalar_subquery()
         async with self.sessions() as s:
-            rows = (
-                await s.execute(
-                    select(OutboxRow.status, func.count())
-                    .where(OutboxRow.status.in_([PENDING, DEAD]))
-                    .group_by(OutboxRow.status)
-                )
-            ).all()
-        found = {status: int(n) for status, n in rows}
-        return {PENDING: found.get(PENDING, 0), DEAD: found.get(DEAD, 0)}
+            found = (await s.execute(select(pending, dead))).one()
+        return {PENDING: int(found[0]), DEAD: int(found[1])}
 
     async def next_due(self) -> datetime | None:
         async with self.sessions() as s:
