@@ -125,7 +125,8 @@ async def main() -> None:
                 f"2. Click to ack ({kind}): {clicks['clicks']:.0f} signed claim clicks "
                 f"by {slack_clicks.PEOPLE} people on {slack_clicks.CONTACTS} contacts: "
                 f"p50 {clicks['p50']:.1f} ms, p99 {clicks['p99']:.1f} ms (target p99 < 100 ms); "
-                f"cards showing a claim: {clicks['claimed']:.0f}/{slack_clicks.CONTACTS}"
+                f"all {clicks['claimed']:.0f} cards showed their claim {clicks['settled_s']:.1f} s "
+                "after the last click"
             )
             print(line, flush=True)
             lines.append(line)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from handoff_bot.app import build_app
 from handoff_bot.config import load_settings
 from handoff_bot.intake import health, problems
+from handoff_bot.storage import db
 from tests.conftest import Database
 from tests.e2e.tcp_proxy import TcpProxy
 
@@ -100,6 +101,33 @@ async def test_postgres_going_away_and_coming_back(
             assert statuses == [201, 201, 201]  # the refused ones were not half-stored
             listing = await client.get("/api/contacts", headers={"Authorization": f"Bearer {TOKEN}"})
             assert len((await listing.json())["items"]) == 5
+    finally:
+        await proxy.stop()
+
+
+@pytest.mark.parametrize("idle_limit", [0.0, 3600.0])
+async def test_postgres_connections_cut_while_idle(
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch, idle_limit: float
+) -> None:
+    """Pooled connections are pinged only after sitting idle (storage/db.py). Once idle that long,
+    a connection the database dropped meanwhile is replaced unseen; a connection used a moment ago
+    is trusted, and if it was cut after all, that one request gets the 503 and the next one works."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", idle_limit)
+    target = make_url(postgres_database.url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    url = target.set(port=proxy.port).render_as_string(hide_password=False)
+    options = {"connect_args": {"server_settings": {"search_path": postgres_database.schema}}}
+    try:
+        async with intake(url, **options) as client, asyncio.timeout(60):
+            assert (await post(client, 1))[0] == 201
+            await proxy.stop()  # every pooled connection cut while nobody uses them
+            await proxy.start()
+            if idle_limit == 0.0:
+                assert (await post(client, 2))[0] == 201
+            else:
+                assert_unavailable(*await post(client, 2))
+                assert (await post(client, 2))[0] == 201  # the pool replaced its connections
     finally:
         await proxy.stop()
 

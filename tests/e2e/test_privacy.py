@@ -188,6 +188,7 @@ async def test_minimal_cards_keep_details_private_to_the_claimant_and_the_asked(
         assert "Details are shown to whoever claims this contact." in shared
 
         await h.click("contact.claim", cid, MARIEKE)
+        await h.deliver()  # the private view comes through the outbox, like every chat side effect
         mine = h.slack.ephemerals_for(MARIEKE)
         assert len(mine) == 1
         private_view = json.dumps(mine[0].blocks, ensure_ascii=False)

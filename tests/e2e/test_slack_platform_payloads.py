@@ -75,6 +75,7 @@ async def test_documented_app_mention_without_a_command_gets_help(tmp_path: Path
         doc["event"]["user"] = MARIEKE
         h.slack.add_channel(doc["event"]["channel"])  # the documented example's channel
         assert (await h.send(json.dumps(doc).encode(), "application/json")).status == 200
+        await h.deliver()
         assert h.ephemerals_for(MARIEKE) == [
             "Write `@Handoff ask @colleague your question` in a contact's thread."
         ]

@@ -95,6 +95,29 @@ async def test_permanent_errors_are_dead_lettered_with_what_to_fix(tmp_path: Pat
         assert len(h.slack.messages_in(CHANNEL)) == 1
 
 
+async def test_a_private_note_slack_refuses_is_logged_not_dead_lettered(tmp_path: Path) -> None:
+    """Someone who clicked and then left the channel cannot be told; an operator can do nothing
+    about it either, so the note is dropped with a log line instead of waiting in the dead letters."""
+    async with slack_app(db(tmp_path)) as h:
+        cid = (await h.post_contact())["id"]
+        await h.deliver()
+        await h.click("contact.release", cid, MARIEKE)  # not claimed by her: refused, with a note
+        h.slack.fail_next("chat.postEphemeral", times=1, error="user_not_in_channel")
+        await h.deliver()
+        waiting = await h.client.app[keys.OUTBOX].entries(dead=False)
+        assert "notice" not in {e.kind for e in waiting}  # neither pending nor dead (timers wait)
+        assert h.ephemerals_for(MARIEKE) == []
+        # A rate limit is different: the note is retried, and arrives.
+        await h.click("contact.release", cid, MARIEKE)
+        h.slack.fail_next("chat.postEphemeral", times=1, status=429, retry_after=1)
+        worker, clock = manual_worker(h)
+        await worker.drain()
+        assert h.ephemerals_for(MARIEKE) == []
+        clock.advance(seconds=3)
+        await worker.drain()
+        assert len(h.ephemerals_for(MARIEKE)) == 1
+
+
 async def test_a_crash_after_posting_does_not_post_the_card_or_thread_line_twice(tmp_path: Path) -> None:
     async with slack_app(db(tmp_path)) as h:
         real = h.client.app[keys.HANDLERS]._platforms["slack"]

@@ -13,12 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff_bot.clock import ManualClock
 from handoff_bot.storage.models import OutboxRow
-from handoff_bot.storage.outbox import leasable
+from handoff_bot.storage.outbox import URGENT, leasable
 
 PENDING_ROWS = 1000
 
@@ -90,3 +90,39 @@ async def test_rows_behind_a_pending_row_of_their_key_are_not_leasable(
         ids = set((await conn.execute(leasable(clock.now(), 2 * PENDING_ROWS))).scalars().all())
     assert len(ids) == PENDING_ROWS  # the 100 second rows wait behind their firsts
     assert max(ids) <= PENDING_ROWS  # the firsts were inserted first, so they hold ids 1..1000
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
+async def test_urgent_rows_are_leased_before_a_burst_that_was_due_earlier(
+    engine: AsyncEngine, clock: ManualClock
+) -> None:
+    """A click's answer during a burst of new cards: it goes out next, not after the 1,000 cards."""
+    await _burst(engine, clock)
+    clock.advance(seconds=30)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(OutboxRow),
+            [
+                {
+                    "kind": "notice",
+                    "platform": "slack",
+                    "payload": {"channel": "C1", "user": f"U{n}", "text": "Already claimed"},
+                    "key": None,
+                    "status": "pending",
+                    "due_at": clock.now(),
+                    "lane": URGENT,
+                    "attempts": 0,
+                    "created_at": clock.now(),
+                }
+                for n in range(3)
+            ],
+        )
+    query = leasable(clock.now(), 10)
+    async with engine.connect() as conn:
+        ids = (await conn.execute(query)).scalars().all()
+        kinds = [
+            (await conn.execute(select(OutboxRow.kind).where(OutboxRow.id == row_id))).scalar_one()
+            for row_id in ids
+        ]
+    assert kinds[:3] == ["notice"] * 3 and kinds[3:] == ["card.post"] * 7
+    assert ids[3:] == sorted(ids[3:])  # then the burst, oldest first

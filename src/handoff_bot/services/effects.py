@@ -15,6 +15,8 @@ DM_TRANSFER = "dm.transfer"
 DM_QUESTION_NUDGE = "dm.question_nudge"  # the colleague: someone is waiting for your answer
 DM_ASKER_NUDGE = "dm.asker_nudge"  # the asker: no answer yet, ask someone else?
 DM_CALLBACK = "dm.callback"  # the claimant: you promised to call back soon
+NOTICE = "notice"  # one line only the person who clicked sees (Slack: an ephemeral message)
+PRIVATE_DETAILS = "notice.details"  # minimal cards: the claimant alone sees the customer's details
 EMAIL_ACK = "email.ack"  # the customer who emailed: a colleague has picked up your mail
 
 # Events that change what the card shows and deserve a line in the customer's thread.
@@ -47,9 +49,13 @@ def effects_of(event: TimelineEvent) -> list[Effect]:
         return _reminder_effects(event, key, ref)
     if event.kind not in _CARD_CHANGING:
         return []
-    effects = [Effect(CARD_REFRESH, {"contact_id": event.contact_id}, key), Effect(THREAD_NOTE, ref, key)]
+    # A person just did this and watches the card change: ahead of a burst of new cards.
+    effects = [
+        Effect(CARD_REFRESH, {"contact_id": event.contact_id}, key, urgent=True),
+        Effect(THREAD_NOTE, ref, key, urgent=True),
+    ]
     if event.kind is EventKind.TRANSFERRED:
-        effects.append(Effect(DM_TRANSFER, ref, key))
+        effects.append(Effect(DM_TRANSFER, ref, key, urgent=True))
     if event.kind is EventKind.CLAIMED and event.data.get("channel") == "email":
         # One acknowledgement per contact ever, however often it is released and claimed again;
         # the handler sends it only when HANDOFF_ACK_EMAIL is on.
@@ -78,3 +84,21 @@ async def record(uow: UnitOfWork, event: TimelineEvent) -> TimelineEvent:
     for effect in effects_of(stored):
         await uow.outbox.enqueue(effect)
     return stored
+
+
+def notice(platform: str, where: dict[str, str], text: str) -> Effect:
+    """A private answer to someone's click on `platform`: why it was refused, a hint. `where` says
+    where they clicked (Slack: channel and user). Urgent: they are looking at the screen for it."""
+    return Effect(NOTICE, {**where, "text": text}, platform=platform, urgent=True)
+
+
+def private_details(platform: str, where: dict[str, str], contact_id: int) -> Effect:
+    """The claimant's private view of a minimal card. Only the contact id is stored: the details
+    are read when delivered, so the outbox never holds a copy that privacy erasure would miss."""
+    return Effect(
+        PRIVATE_DETAILS,
+        {**where, "contact_id": contact_id},
+        contact_key(contact_id),
+        platform=platform,
+        urgent=True,
+    )

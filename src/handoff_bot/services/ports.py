@@ -27,8 +27,10 @@ class Clock(Protocol):
 class Effect:
     """A side effect to perform outside the transaction, written to the outbox inside it.
 
-    `fan_out` effects become one outbox row per configured chat platform; the others (timers)
-    one row. `key` orders rows: a row waits until earlier rows with the same key are done.
+    `fan_out` effects become one outbox row per configured chat platform, or only `platform`'s when
+    set; the others (timers) one row. `key` orders rows: a row waits until earlier rows with the same
+    key are done. `urgent` rows are delivered before others that are due: someone is looking at the
+    screen for them (a click's answer), not for a burst of new cards.
     """
 
     kind: str
@@ -39,6 +41,8 @@ class Effect:
     # At most one row per dedupe key ever (per platform): "the digest for Monday's opening" fires once
     # however many after-hours contacts asked for it, and however many instances run.
     dedupe: str | None = None
+    platform: str | None = None
+    urgent: bool = False
 
 
 class CustomerRepository(Protocol):

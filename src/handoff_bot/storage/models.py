@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from handoff_bot.storage.types import UTCDateTime
@@ -126,7 +137,9 @@ class OutboxRow(Base):
         # (status, due_at) and (key, status) indexes it probed the lease's "first pending row of this
         # key" through the status index, reading every pending row per candidate (O(n²): 150 ms a
         # lease at 1,000 pending rows).
-        Index("ix_outbox_pending_due", "due_at", "id", postgresql_where=_PENDING, sqlite_where=_PENDING),
+        Index(
+            "ix_outbox_pending_due", "lane", "due_at", "id", postgresql_where=_PENDING, sqlite_where=_PENDING
+        ),
         Index("ix_outbox_pending_key", "key", "id", postgresql_where=_PENDING, sqlite_where=_PENDING),
         Index("ix_outbox_dead", "id", postgresql_where=_DEAD, sqlite_where=_DEAD),
     )
@@ -138,6 +151,8 @@ class OutboxRow(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(10))  # pending | done | dead
     due_at: Mapped[datetime]
+    # Leased in lane order: URGENT (someone waits for it on screen) before NORMAL, then by due time.
+    lane: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     leased_by: Mapped[str | None] = mapped_column(String(100))

@@ -17,6 +17,7 @@ from handoff_bot.services.ports import Clock, Effect, OutboxMessage
 from handoff_bot.storage.models import Base, OutboxRow
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
+URGENT, NORMAL = 0, 1  # lanes: leased in this order
 ERROR_MAX = 2000
 
 
@@ -55,7 +56,13 @@ class SqlOutboxWriter:
 
     async def enqueue(self, effect: Effect) -> None:
         now = self.clock.now()
-        targets: Sequence[str | None] = self.platforms if effect.fan_out else (None,)
+        targets: Sequence[str | None]
+        if not effect.fan_out:
+            targets = (None,)
+        elif effect.platform is not None:
+            targets = (effect.platform,) if effect.platform in self.platforms else ()
+        else:
+            targets = self.platforms
         for platform in targets:
             key = f"{platform}:{effect.key}" if platform and effect.key else effect.key
             values = {
@@ -65,6 +72,7 @@ class SqlOutboxWriter:
                 "key": key,
                 "status": PENDING,
                 "due_at": effect.due_at or now,
+                "lane": URGENT if effect.urgent else NORMAL,
                 "attempts": 0,
                 "created_at": now,
             }
@@ -120,7 +128,7 @@ def leasable(now: datetime, limit: int) -> Select[int]:
             (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
             OutboxRow.key.is_(None) | (OutboxRow.id == first_of_key),
         )
-        .order_by(OutboxRow.due_at, OutboxRow.id)
+        .order_by(OutboxRow.lane, OutboxRow.due_at, OutboxRow.id)
         .limit(limit)
         # Several workers on PostgreSQL: each skips rows another is leasing right now.
         .with_for_update(skip_locked=True, of=OutboxRow)
@@ -151,7 +159,7 @@ class OutboxStore:
                     execution_options={"synchronize_session": False},
                 )
             ).all()
-            rows = sorted(rows, key=lambda r: (r.due_at, r.id))  # RETURNING keeps no order
+            rows = sorted(rows, key=lambda r: (r.lane, r.due_at, r.id))  # RETURNING keeps no order
             return [
                 OutboxMessage(r.id, r.kind, r.platform, dict(r.payload), r.key, r.attempts, r.due_at, token)
                 for r in rows

@@ -61,6 +61,9 @@ class SlackDelivery:
             return await self._digest(message)
         if message.kind == reminders.CHANNEL_SUMMARY:
             return await self._summary(message)
+        if message.kind == effects.NOTICE:
+            await self._ephemeral(message, str(message.payload["text"]))
+            return None
         contact_id = int(message.payload["contact_id"])
         try:
             details = await contact_details(contact_id, uow=self.uow)
@@ -73,6 +76,12 @@ class SlackDelivery:
             return None
         if kind == effects.CARD_POST:
             return await self._post_card(details, message)
+        if kind == effects.PRIVATE_DETAILS:
+            card_blocks = blocks.card_message(self.builder.card(details, private=True), "")["blocks"]
+            text = self.catalogue.t("private.details", id=contact_id)
+            intro = {"type": "section", "text": {"type": "plain_text", "text": text}}
+            await self._ephemeral(message, text, [intro, *(b for b in card_blocks if b["type"] != "actions")])
+            return None
         card = await self.messages.card(PLATFORM, contact_id)
         if card is None:
             # Contacts from before Slack was configured have no card; there is nothing to update.
@@ -103,6 +112,18 @@ class SlackDelivery:
             return await self._callback_soon(details, card, message)
         log.warning("slack: unknown outbox kind %s; skipped", kind)
         return None
+
+    async def _ephemeral(
+        self, message: OutboxMessage, text: str, blocks_: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Only the person who clicked sees it. Once it cannot be shown (they left the channel, it
+        was archived) there is no one to tell: logged, not dead-lettered; 429s and outages retry."""
+        extra = {"blocks": blocks_} if blocks_ else {}
+        channel, user = str(message.payload["channel"]), str(message.payload["user"])
+        try:
+            await self.client.call("chat.postEphemeral", channel=channel, user=user, text=text, **extra)
+        except PermanentFailure as exc:
+            log.warning("slack: could not show %s a private note in %s: %s", user, channel, exc.reason)
 
     async def _post_card(self, details: ContactDetails, message: OutboxMessage) -> Completion | None:
         contact_id = details.contact.id

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff_bot.domain.errors import DomainError
 from handoff_bot.i18n.catalogue import Catalogue
@@ -14,11 +15,13 @@ from handoff_bot.platforms.cards import CardBuilder
 from handoff_bot.platforms.outcomes import explain
 from handoff_bot.platforms.slack.client import SlackClient
 from handoff_bot.platforms.slack.people import SlackPeople
-from handoff_bot.services.ports import Clock, UnitOfWorkFactory
+from handoff_bot.services import effects
+from handoff_bot.services.ports import Clock, Effect, UnitOfWorkFactory
 from handoff_bot.services.reminders import ReminderPolicy
 from handoff_bot.storage.chat_messages import ChatMessages
 
 log = logging.getLogger(__name__)
+PLATFORM = "slack"
 
 
 @dataclass
@@ -40,17 +43,33 @@ class SlackDeps:
     def builder(self) -> CardBuilder:
         return CardBuilder(self.catalogue, self.tz, minimal=self.minimal)
 
-    async def ephemeral(
-        self, channel: str | None, user: str | None, text: str, blocks: list[dict[str, Any]] | None = None
-    ) -> None:
-        """Tell only the clicker. Best effort: the click itself already succeeded or failed."""
+    async def ephemeral(self, channel: str | None, user: str | None, text: str) -> None:
+        """Tell only the clicker, through the outbox: the HTTP answer to Slack does not wait for a
+        Slack API call (100 ms and more from here to Slack), and the note survives a crash."""
         if not channel or not user:
             return
-        extra = {"blocks": blocks} if blocks else {}
         try:
-            await self.client.call("chat.postEphemeral", channel=channel, user=user, text=text, **extra)
-        except (RetryLater, PermanentFailure) as exc:
-            log.warning("could not show an ephemeral message in %s: %s", channel, exc)
+            await self._enqueue(effects.notice(PLATFORM, {"channel": channel, "user": user}, text))
+        except (SQLAlchemyError, OSError) as exc:
+            # The database is away (this is often the incident being reported): say it directly,
+            # best effort, rather than leave the person without an answer.
+            log.warning("outbox unavailable (%s); telling %s directly", type(exc).__name__, user)
+            try:
+                await self.client.call("chat.postEphemeral", channel=channel, user=user, text=text)
+            except (RetryLater, PermanentFailure) as failure:
+                log.warning("could not show an ephemeral message in %s: %s", channel, failure)
+
+    async def show_details(self, channel: str | None, user: str | None, contact_id: int) -> None:
+        """Minimal cards: whoever claims sees phone, email, body and history, and only they do."""
+        if channel and user:
+            await self._enqueue(
+                effects.private_details(PLATFORM, {"channel": channel, "user": user}, contact_id)
+            )
+
+    async def _enqueue(self, effect: Effect) -> None:
+        async with self.uow() as tx:
+            await tx.outbox.enqueue(effect)
+            await tx.commit()
 
     async def explain(self, error: DomainError) -> str:
         return await explain(error, catalogue=self.catalogue, uow=self.uow, known=self.people.known)

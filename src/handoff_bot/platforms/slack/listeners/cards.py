@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from handoff_bot.domain.errors import DomainError
-from handoff_bot.platforms.slack import blocks, modals
+from handoff_bot.platforms.slack import modals
 from handoff_bot.platforms.slack.actions import ActionId, ViewId, contact_ref, decode
 from handoff_bot.platforms.slack.deps import SlackDeps
 from handoff_bot.services.commands import (
@@ -50,7 +50,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             ),
         )
         if claimed is not None and deps.minimal:
-            await _show_details_privately(deps, body, claimed)
+            channel, user = _where(body)
+            await deps.show_details(channel, user, claimed)
 
     async def handle_release_click(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -213,13 +214,3 @@ async def _direct(deps: SlackDeps, body: dict[str, Any], change: Any) -> int | N
         await deps.ephemeral(channel, user, await deps.explain(error))
         return None
     return contact_id
-
-
-async def _show_details_privately(deps: SlackDeps, body: dict[str, Any], contact_id: int) -> None:
-    """Minimal cards: whoever claims sees phone, email, body and history, and only they do."""
-    details = await contact_details(contact_id, uow=deps.uow)
-    card = blocks.card_message(deps.builder.card(details, private=True), "")
-    channel, user = _where(body)
-    text = deps.catalogue.t("private.details", id=contact_id)
-    intro = {"type": "section", "text": {"type": "plain_text", "text": text}}
-    await deps.ephemeral(channel, user, text, [intro, *(b for b in card["blocks"] if b["type"] != "actions")])
