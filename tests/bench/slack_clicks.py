@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from pathlib import Path
@@ -14,6 +15,9 @@ from tests.fakes import slack_signing as ss
 from tests.fakes.slack_server import FakeSlack
 
 SECRET = "bench-signing-secret-0123456789"
+# Seconds the fake Slack takes to answer each API call while people click (0: at once). Slack's own
+# API answers in 100 ms and more; BENCH_SLACK_LATENCY=0.1 shows what a click waits for on Slack.
+LATENCY = float(os.environ.get("BENCH_SLACK_LATENCY", "0"))
 CHANNEL = "C0BENCH"
 PEOPLE, CONTACTS = 20, 200
 
@@ -48,6 +52,8 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
                     assert response.status == 201
             cards = await slack.wait_for_messages(CHANNEL, CONTACTS)
             targets = [(int((c.metadata or {})["event_payload"]["contact_id"]), c.ts) for c in cards]
+            if LATENCY:
+                slack.fail_next("*", times=10**9, hang=LATENCY)  # slow, then answered as usual
             latencies: list[float] = []
             statuses: set[int] = set()
 
