@@ -32,7 +32,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _tune_sqlite(engine)
         return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
+    # Requests before the outbox worker here too, and room for both: with 10 + 10 connections a
+    # click storm's clicks queued behind the worker's deliveries (click p99 158 -> 113-123 ms).
+    kwargs.setdefault("poolclass", priority.PriorityPool)
+    engine = create_async_engine(url, pool_size=20, max_overflow=10, **kwargs)
     _ping_when_idle(engine)
     return engine
 

@@ -1,4 +1,6 @@
-"""The SQLite connection handed out to requests before background work (the outbox worker, timers).
+"""Pooled connections handed out to requests before background work (the outbox worker, timers).
+
+Used for SQLite's one connection and for PostgreSQL's pool alike.
 
 With one connection, FIFO hand-out made a click wait behind every card refresh the worker had queued
 (hundreds after a burst of claims), which was the click benchmark's tail. Background work is marked with
