@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_bot.clock import ManualClock
@@ -271,3 +271,28 @@ async def test_run_loop_survives_a_database_error(sessions, clock, caplog) -> No
         stop.set()
         await task
     assert any("could not lease" in r.getMessage() for r in caplog.records)
+
+
+async def test_plain_completions_that_finish_together_share_one_transaction(uow, sessions, clock) -> None:
+    """Rows without bookkeeping are marked done together; one another worker settled first stays its."""
+    for i in range(6):
+        await receive(uow, clock, f"p{i}")
+    store = OutboxStore(sessions, clock)
+    leased = await store.lease("w", 6, timedelta(seconds=60))
+    assert len(leased) == 6
+    await store.dead(leased[0], "settled elsewhere")  # as if another worker gave up on it meanwhile
+    before = await store.counts()
+    commits: list[int] = []
+    engine = sessions.kw["bind"].sync_engine
+
+    def count(_conn: object) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", count)
+    try:
+        settled = await asyncio.gather(*(store.complete(m) for m in leased))
+    finally:
+        event.remove(engine, "commit", count)
+    assert settled == [False, True, True, True, True, True]
+    assert len(commits) <= 2  # the first caller writes at once, everyone who queued meanwhile next
+    assert await store.counts() == {"pending": before["pending"] - 5, "dead": 1}
