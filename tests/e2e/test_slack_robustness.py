@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
 
 from handoff_bot import keys
 from handoff_bot.clock import ManualClock
 from handoff_bot.outbox.worker import Handlers, OutboxWorker
 from handoff_bot.platforms.slack.delivery import SlackDelivery
-from handoff_bot.services.ports import OutboxMessage
+from handoff_bot.platforms.slack.deps import SlackDeps
+from handoff_bot.services.ports import Effect, OutboxMessage
 from handoff_bot.storage.outbox import Completion, OutboxStore
 from tests.e2e.slack_harness import CHANNEL, MARIEKE, Harness, command, event, slack_app
 from tests.fakes import slack_signing as ss
@@ -116,6 +121,23 @@ async def test_a_private_note_slack_refuses_is_logged_not_dead_lettered(tmp_path
         clock.advance(seconds=3)
         await worker.drain()
         assert len(h.ephemerals_for(MARIEKE)) == 1
+
+
+async def test_a_note_is_sent_directly_when_the_outbox_cannot_take_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notes go through the outbox; when the database refuses the note (often the very trouble being
+    reported), the person is told directly rather than left without an answer."""
+    async with slack_app(db(tmp_path)) as h:
+        cid = (await h.post_contact())["id"]
+        await h.deliver()
+
+        async def refuse(_self: SlackDeps, _effect: Effect) -> None:
+            raise OperationalError("INSERT INTO outbox", {}, sqlite3.OperationalError("disk I/O error"))
+
+        monkeypatch.setattr(SlackDeps, "_enqueue", refuse)
+        assert (await h.click("contact.release", cid, MARIEKE)).status == 200
+        assert h.ephemerals_for(MARIEKE) == ["Nobody has claimed this contact yet; claim it first"]
 
 
 async def test_a_crash_after_posting_does_not_post_the_card_or_thread_line_twice(tmp_path: Path) -> None:
