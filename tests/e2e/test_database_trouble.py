@@ -49,6 +49,19 @@ def assert_unavailable(status: int, body: dict[str, Any], headers: dict[str, str
     assert body["status"] == 503 and "database is unavailable" in body["detail"]
 
 
+class ProxiedDatabase(TcpProxy):
+    """A proxy in front of the test's PostgreSQL schema, to cut and restore its connections."""
+
+    def __init__(self, database: Database) -> None:
+        self.database_url = make_url(database.url)
+        super().__init__(self.database_url.host or "127.0.0.1", self.database_url.port or 5432)
+        self.options = {"connect_args": {"server_settings": {"search_path": database.schema}}}
+
+    @property
+    def url(self) -> str:
+        return self.database_url.set(port=self.port).render_as_string(hide_password=False)
+
+
 async def test_unreachable_database_gives_503_not_500() -> None:
     # Nothing listens on port 9 (discard): connections are refused at once.
     settings = load_settings(
@@ -69,13 +82,10 @@ async def test_postgres_going_away_and_coming_back(
 ) -> None:
     monkeypatch.setattr(problems, "DEADLINE", 1.0)
     monkeypatch.setattr(health, "READY_DEADLINE", 1.0)
-    target = make_url(postgres_database.url)
-    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    proxy = ProxiedDatabase(postgres_database)
     await proxy.start()
-    url = target.set(port=proxy.port).render_as_string(hide_password=False)
-    options = {"connect_args": {"server_settings": {"search_path": postgres_database.schema}}}
     try:
-        async with intake(url, **options) as client, asyncio.timeout(60):
+        async with intake(proxy.url, **proxy.options) as client, asyncio.timeout(60):
             assert (await post(client, 1))[0] == 201
 
             await proxy.stop()  # refused, and every pooled connection cut
@@ -113,13 +123,10 @@ async def test_postgres_connections_cut_while_idle(
     a connection the database dropped meanwhile is replaced unseen; a connection used a moment ago
     is trusted, and if it was cut after all, that one request gets the 503 and the next one works."""
     monkeypatch.setattr(db, "PING_AFTER_IDLE", idle_limit)
-    target = make_url(postgres_database.url)
-    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    proxy = ProxiedDatabase(postgres_database)
     await proxy.start()
-    url = target.set(port=proxy.port).render_as_string(hide_password=False)
-    options = {"connect_args": {"server_settings": {"search_path": postgres_database.schema}}}
     try:
-        async with intake(url, **options) as client, asyncio.timeout(60):
+        async with intake(proxy.url, **proxy.options) as client, asyncio.timeout(60):
             assert (await post(client, 1))[0] == 201
             await proxy.stop()  # every pooled connection cut while nobody uses them
             await proxy.start()

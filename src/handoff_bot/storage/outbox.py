@@ -177,13 +177,7 @@ class OutboxStore:
             result = await s.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id == message.id, OutboxRow.status == PENDING)
-                .values(
-                    status=DONE,
-                    finished_at=self.clock.now(),
-                    leased_by=None,
-                    lease_until=None,
-                    last_error=None,
-                )
+                .values(**self._done())
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 await s.rollback()
@@ -192,6 +186,15 @@ class OutboxStore:
                 await completion(s)
             return True
 
+    def _done(self) -> dict[str, object]:
+        return {
+            "status": DONE,
+            "finished_at": self.clock.now(),
+            "leased_by": None,
+            "lease_until": None,
+            "last_error": None,
+        }
+
     async def _complete_plain(self, messages: Sequence[OutboxMessage]) -> list[bool | Exception]:
         async with self.sessions() as s, s.begin():
             done = set(
@@ -199,13 +202,7 @@ class OutboxStore:
                     await s.scalars(
                         update(OutboxRow)
                         .where(OutboxRow.id.in_([m.id for m in messages]), OutboxRow.status == PENDING)
-                        .values(
-                            status=DONE,
-                            finished_at=self.clock.now(),
-                            leased_by=None,
-                            lease_until=None,
-                            last_error=None,
-                        )
+                        .values(**self._done())
                         .returning(OutboxRow.id)
                     )
                 ).all()
