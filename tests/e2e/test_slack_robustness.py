@@ -169,6 +169,35 @@ async def test_a_crash_after_posting_does_not_post_the_card_or_thread_line_twice
         assert h.slack.calls_to("conversations.history") and h.slack.calls_to("conversations.replies")
 
 
+async def test_the_search_after_a_crash_reaches_past_a_busy_channels_newest_page(tmp_path: Path) -> None:
+    """Seen in the kill -9 test: after the crash the channel got more than 100 new messages before
+    the lease ran out, the search read only the newest 100, and the card was posted twice."""
+    async with slack_app(db(tmp_path)) as h:
+        real = h.client.app[keys.HANDLERS]._platforms["slack"]
+        crashed: list[int] = []
+
+        async def crash_once_after_posting(message: OutboxMessage) -> Completion | None:
+            completion: Completion | None = await real(message)
+            if message.kind == "card.post" and not crashed:
+                crashed.append(message.id)
+                raise ConnectionResetError("process killed before the commit")
+            return completion
+
+        handlers = Handlers()
+        handlers.add_platform("slack", crash_once_after_posting)
+        worker, clock = manual_worker(h, handlers)
+        cid = (await h.post_contact())["id"]
+        await worker.drain()
+        for n in range(450):  # three pages of the search, all newer than the lost card
+            h.slack.post_as(MARIEKE, CHANNEL, f"chatter {n}")
+        clock.advance(minutes=5)
+        await worker.drain()
+        cards = [m for m in h.slack.messages_in(CHANNEL) if m.metadata]
+        assert len(cards) == 1 and (cards[0].metadata or {})["event_payload"]["contact_id"] == cid
+        pages = h.slack.calls_to("conversations.history")
+        assert len(pages) == 3 and all(p.get("oldest") for p in pages)
+
+
 async def test_huge_and_hostile_customer_text_is_posted_safely(tmp_path: Path) -> None:
     async with slack_app(db(tmp_path)) as h:
         hostile = (

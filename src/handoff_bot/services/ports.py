@@ -175,3 +175,4 @@ class OutboxMessage:
     attempts: int  # including this one
     due_at: datetime
     lease: str
+    created_at: datetime | None = None  # when the row was written: nothing it caused is older

@@ -165,7 +165,17 @@ class OutboxStore:
             ).all()
             rows = sorted(rows, key=lambda r: (r.lane, r.due_at, r.id))  # RETURNING keeps no order
             return [
-                OutboxMessage(r.id, r.kind, r.platform, dict(r.payload), r.key, r.attempts, r.due_at, token)
+                OutboxMessage(
+                    r.id,
+                    r.kind,
+                    r.platform,
+                    dict(r.payload),
+                    r.key,
+                    r.attempts,
+                    r.due_at,
+                    token,
+                    r.created_at,
+                )
                 for r in rows
             ]
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -38,6 +39,9 @@ FIXES = {
     "cannot_dm_bot": "a bot cannot be sent a DM",
 }
 MAX_PAUSE = 30.0
+# Crash recovery's search of a channel: pages of this size, at most this many (10,000 messages).
+HISTORY_PAGE, HISTORY_PAGES = 200, 50
+CLOCK_SKEW = 300.0  # seconds our clock may run ahead of Slack's message timestamps
 
 
 class ChannelPacer:
@@ -119,24 +123,39 @@ class SlackClient:
         match: dict[str, Any],
         *,
         thread_ts: str | None = None,
-        limit: int = 100,
+        since: datetime | None = None,
     ) -> dict[str, Any] | None:
-        """Find a message we posted earlier by its metadata (after a crash lost our record of it)."""
+        """Find a message we posted earlier by its metadata (after a crash lost our record of it).
+
+        Pages back to `since` (when the outbox row was written; the post cannot be older), not just
+        the newest page: after a crash a busy channel easily gets 100 more cards before the retry,
+        and a search of the newest 100 then missed the card and posted it twice.
+        """
+        method, params = "conversations.history", {"channel": channel}
         if thread_ts:
-            data = await self.call(
-                "conversations.replies", channel=channel, ts=thread_ts, limit=limit, include_all_metadata=True
-            )
-        else:
-            data = await self.call(
-                "conversations.history", channel=channel, limit=limit, include_all_metadata=True
-            )
-        for message in data.get("messages", []):
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == event_type and all(
-                payload.get(k) == v for k, v in match.items()
-            ):
-                return dict(message)
+            method, params = "conversations.replies", {"channel": channel, "ts": thread_ts}
+        if since is not None:
+            params["oldest"] = f"{since.timestamp() - CLOCK_SKEW:.6f}"
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            page: dict[str, str] = {"cursor": cursor} if cursor else {}
+            data = await self.call(method, limit=HISTORY_PAGE, include_all_metadata=True, **params, **page)
+            for message in data.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event_type and all(
+                    payload.get(k) == v for k, v in match.items()
+                ):
+                    return dict(message)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        log.warning(
+            "slack: %s of %s has more than %d pages since the row; not searched further",
+            method,
+            channel,
+            HISTORY_PAGES,
+        )
         return None
 
     @contextlib.asynccontextmanager

@@ -132,7 +132,9 @@ class SlackDelivery:
             return None
         if message.attempts > 1:
             # An earlier attempt may have posted and crashed before recording it: look before posting again.
-            found = await self.client.history_has(self.channel, CARD_EVENT, {"contact_id": contact_id})
+            found = await self.client.history_has(
+                self.channel, CARD_EVENT, {"contact_id": contact_id}, since=message.created_at
+            )
             if found is not None:
                 return _record(MessageRef(PLATFORM, CARD, self.channel, found["ts"], None, contact_id))
         payload = blocks.card_message(self.builder.card(details), self.catalogue.t("card.body_trimmed"))
@@ -150,7 +152,7 @@ class SlackDelivery:
         match: dict[str, Any] = {"contact_id": card.contact_id, "event_id": event_id}
         if message.attempts > 1:
             found = await self.client.history_has(
-                card.channel_id, LINE_EVENT, match, thread_ts=card.message_id
+                card.channel_id, LINE_EVENT, match, thread_ts=card.message_id, since=message.created_at
             )
             if found is not None and found.get("ts") != card.message_id:
                 return _record(
