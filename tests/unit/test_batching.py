@@ -84,3 +84,18 @@ async def test_a_caller_that_gives_up_while_waiting_does_not_stall_the_line() ->
     with pytest.raises(asyncio.CancelledError):
         await quitter
     assert await asyncio.wait_for(stayer, 5) == "stored 2"
+
+
+async def test_a_writer_cancelled_while_gathering_hands_on_its_turn() -> None:
+    """A request's deadline can cancel the caller whose turn it is before it writes; the callers
+    behind it must still be written, and later ones too (before, the line waited forever)."""
+    store = Store()
+    line = GroupCommit(store.write)
+    leader = asyncio.create_task(line.submit(1))
+    follower = asyncio.create_task(line.submit(2))
+    await asyncio.sleep(0)  # the leader has its turn and is gathering; the follower is in line
+    leader.cancel()
+    assert await asyncio.wait_for(follower, 1) == "stored 2"
+    assert leader.cancelled()
+    assert await asyncio.wait_for(line.submit(3), 1) == "stored 3"
+    assert 1 not in [i for batch in store.batches for i in batch]

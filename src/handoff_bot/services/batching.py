@@ -42,7 +42,12 @@ class GroupCommit(Generic[Item, Result]):
         outcome = await mine
         if not isinstance(outcome, _Lead):
             return outcome
-        await self._gather()
+        try:
+            await self._gather()
+        except BaseException:
+            # Cancelled before writing (a request's deadline): hand the turn on, or the line waits forever.
+            self._pass_on()
+            raise
         batch, self._line = self._line[: self._limit], self._line[self._limit :]
         results: Sequence[Result | Exception] = ()
         try:
