@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.engine import make_url
 
 from handoff_bot.config import Settings
 from handoff_bot.i18n.catalogue import Catalogue
@@ -68,6 +69,7 @@ async def slack_runtime(
             reminders=reminders,
             minimal=settings.card_detail == "minimal",
             platforms=platforms,
+            group_notes=make_url(settings.database_url).get_backend_name() == "sqlite",
         )
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         bolt = slack_app.build_bolt(
