@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from handoff_bot.services.batching import GroupCommit
 from handoff_bot.services.ports import Clock, Effect, OutboxMessage
+from handoff_bot.storage import sqlite_bulk
 from handoff_bot.storage.models import Base, OutboxRow
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
@@ -47,12 +48,19 @@ class SqlOutboxWriter:
 
     async def flush(self) -> None:
         rows, self._rows = self._rows, []
-        dialect = self.s.get_bind().dialect.name
+        if not rows:
+            return
+        dialect = self.s.get_bind().dialect
+        db = await sqlite_bulk.connection(self.s) if dialect.name == "sqlite" else None
         start = 0
         for end in range(1, len(rows) + 1):
             if end == len(rows) or rows[end][0] != rows[start][0]:
-                once = rows[start][0]
-                await self.s.execute(_ADD_ONCE[dialect] if once else _ADD, [v for _, v in rows[start:end]])
+                once, values = rows[start][0], [v for _, v in rows[start:end]]
+                if db is not None:
+                    conflict = "dedupe_key" if once else None
+                    sqlite_bulk.insert(db, dialect, _OUTBOX, values, on_conflict_do_nothing=conflict)
+                else:
+                    await self.s.execute(_ADD_ONCE[dialect.name] if once else _ADD, values)
                 start = end
 
     async def enqueue(self, effect: Effect) -> None:

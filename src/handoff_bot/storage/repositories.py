@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from handoff_bot.domain.errors import ConcurrentUpdate, NotFound
 from handoff_bot.domain.events import EventKind, TimelineEvent
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
+from handoff_bot.storage import sqlite_bulk
 from handoff_bot.storage.models import (
     Base,
     ContactRow,
@@ -93,12 +95,28 @@ async def _insert_many(
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         result = await _insert(session, statement, rows, entity, None)
         return list(result.scalars().all())
-    highest = await session.scalar(select(func.max(table.c.id))) or 0
+    db = await sqlite_bulk.connection(session)
+    if db is None:
+        highest = await session.scalar(select(func.max(table.c.id))) or 0
+    else:
+        highest = sqlite_bulk.highest_id(db, table)
     ids = list(range(highest + 1, highest + 1 + len(rows)))
-    await _insert(
-        session, insert(table), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)], entity, None
-    )
+    numbered = [{**r, "id": i} for r, i in zip(rows, ids, strict=True)]
+    await _insert_plain(session, table, numbered, entity, db)
     return ids
+
+
+async def _insert_plain(
+    session: AsyncSession, table: Any, rows: list[dict[str, Any]], entity: str, db: sqlite3.Connection | None
+) -> None:
+    """A multi-row INSERT without RETURNING; on SQLite straight through its connection (sqlite_bulk.py)."""
+    if db is None:
+        await _insert(session, insert(table), rows, entity, None)
+        return
+    try:
+        sqlite_bulk.insert(db, session.get_bind().dialect, table, rows)
+    except IntegrityError as exc:
+        raise ConcurrentUpdate(entity=entity, key=None) from exc
 
 
 _QUESTIONS = Base.metadata.tables["questions"]
@@ -273,7 +291,8 @@ class SqlCustomers:
             for i in c.sorted_identities()
         ]
         if identities:
-            await _insert(self.s, _ADD_IDENTITY, identities, "customer_identity", None)
+            db = await sqlite_bulk.connection(self.s) if self.s.get_bind().dialect.name == "sqlite" else None
+            await _insert_plain(self.s, _IDENTITIES, identities, "customer_identity", db)
 
     async def save(self, customer: Customer) -> None:
         assert customer.id is not None

@@ -148,6 +148,11 @@ class Connection:
         await self._locked_retry(attempt)
 
     @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for the set-wise inserts of sqlite_bulk.py."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
