@@ -25,6 +25,7 @@ from handoff_bot.domain.contacts import Contact, ContactStatus
 from handoff_bot.domain.errors import DomainError, InvalidIdentity, NotFound
 from handoff_bot.domain.events import EventKind
 from handoff_bot.i18n.catalogue import Catalogue, format_datetime
+from handoff_bot.loop import new_event_loop
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -175,7 +176,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     app = build_app(ctx.settings)
     app.on_startup.append(_freeze_heap)  # after the cleanup contexts: engines, clients, bolt app exist
     try:
-        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, loop=new_event_loop())
     except OSError as exc:  # the port is taken, or the database cannot be reached at start-up
         print(f"handoff-bot: {ctx.catalogue.t('cli.serve.failed', error=one_line(exc))}", file=sys.stderr)
         return 1
@@ -743,7 +744,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         outcome = run(Context(settings, catalogue), args)
         if asyncio.iscoroutine(outcome):
-            outcome = asyncio.run(outcome)
+            with asyncio.Runner(loop_factory=new_event_loop) as runner:
+                outcome = runner.run(outcome)
     except DatabaseUnavailable as exc:
         print(f"handoff-bot: {catalogue.t('cli.db.unavailable', error=exc)}", file=sys.stderr)
         return 1
