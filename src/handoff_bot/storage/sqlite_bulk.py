@@ -69,6 +69,8 @@ def _sqlite_time(value: datetime | None) -> str | None:
     processors (a dict and a %-format per value); the test of this module compares the two."""
     if value is None:
         return None
+    if value.tzinfo is UTC:  # what the clock gives: only the "+00:00" to cut off
+        return value.isoformat(" ", "microseconds")[:26]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database; use an aware UTC time")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -86,10 +88,21 @@ _statements: dict[tuple[str, tuple[str, ...], str], _Insert] = {}
 
 async def connection(session: AsyncSession) -> sqlite3.Connection | None:
     """The sqlite3 connection under the session's transaction, or None when it is not our driver's."""
+    # Asked several times per transaction: remembered for the transaction it was found in.
+    transaction = session.sync_session.get_transaction()
+    known = session.info.get(_CONNECTION)
+    if known is not None and transaction is not None and known[0] is transaction:
+        found: sqlite3.Connection | None = known[1]
+        return found
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
-    return driver.sqlite if isinstance(driver, sqlite_driver.Connection) else None
+    found = driver.sqlite if isinstance(driver, sqlite_driver.Connection) else None
+    session.info[_CONNECTION] = (session.sync_session.get_transaction(), found)
+    return found
+
+
+_CONNECTION = "handoff_bot.sqlite_bulk.connection"
 
 
 def insert(
