@@ -23,7 +23,8 @@ class _Lead:
 
 
 LEAD = _Lead()
-GATHER_TURNS = 4
+GATHER_TURNS = 8
+IDLE_TURNS = 2
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -71,13 +72,20 @@ class GroupCommit(Generic[Item, Result]):
     async def _gather(self) -> None:
         """Let requests that are ready get in line first (a few loop turns, only while more arrive).
 
+        A request needs several turns from its socket to `submit`, so one quiet turn is not the end of
+        an arrival: we stop after two (intake benchmark 4375-4385 -> 4483-4499 contacts/s).
+
         Where the database driver never yields (SQLite runs on the loop), nobody could join a write
         in progress: the line only grows while the writer steps aside.
         """
+        idle = 0
         for _ in range(GATHER_TURNS):
             waiting = len(self._line)
             await asyncio.sleep(0)
-            if len(self._line) == waiting or len(self._line) >= self._limit:
+            if len(self._line) >= self._limit:
+                return
+            idle = idle + 1 if len(self._line) == waiting else 0
+            if idle >= IDLE_TURNS:
                 return
 
     def _pass_on(self) -> None:
