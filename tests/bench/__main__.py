@@ -131,7 +131,7 @@ async def main() -> None:
                 f"by {slack_clicks.PEOPLE} people on {slack_clicks.CONTACTS} contacts{slow}: "
                 f"p50 {clicks['p50']:.1f} ms, p99 {clicks['p99']:.1f} ms (target p99 < 100 ms); "
                 f"all {clicks['claimed']:.0f} cards showed their claim {clicks['settled_s']:.1f} s "
-                "after the last click"
+                f"after the last click; server CPU {clicks['cpu_s']:.1f} s"
             )
             print(line, flush=True)
             lines.append(line)

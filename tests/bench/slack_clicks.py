@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bench.common import TOKEN, percentile, served
+from tests.bench.common import TOKEN, cpu_seconds, percentile, served
 from tests.fakes import slack_signing as ss
 from tests.fakes.slack_server import FakeSlack
 
@@ -39,7 +39,7 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
             "SLACK_POST_RATE": "1000",
             "SLACK_POST_BURST": "100",
         }
-        async with served(env, cwd) as (url, _proc), aiohttp.ClientSession() as http:
+        async with served(env, cwd) as (url, proc), aiohttp.ClientSession() as http:
             for n in range(CONTACTS):
                 body = {
                     "channel": "phone",
@@ -56,6 +56,7 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
                 slack.fail_next("*", times=10**9, hang=LATENCY)  # slow, then answered as usual
             latencies: list[float] = []
             statuses: set[int] = set()
+            cpu_before = cpu_seconds(proc.pid)
 
             async def person(user: str) -> None:
                 order = targets[:]
@@ -81,6 +82,7 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
             # The cards change through the outbox, after the clicks' answers: how long until all show it.
             await slack.wait_until(lambda: claimed_cards() == CONTACTS, within=120)
             settled = time.perf_counter() - clicked
+            cpu = cpu_seconds(proc.pid) - cpu_before
     assert statuses == {200}, statuses
     return {
         "p50": percentile(latencies, 50),
@@ -88,4 +90,5 @@ async def click_to_ack(database_url: str, cwd: Path) -> dict[str, float]:
         "clicks": len(latencies),
         "claimed": claimed_cards(),
         "settled_s": settled,
+        "cpu_s": cpu,
     }
