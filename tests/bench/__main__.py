@@ -116,7 +116,8 @@ async def main() -> None:
                 f"1. Intake ({kind}): {ours['per_s']:.0f} contacts/s over HTTP "
                 f"with {intake.CONCURRENCY} clients "
                 f"(p50 {ours['p50']:.1f} ms, p99 {ours['p99']:.1f} ms); raw driver {raw:.0f}/s; "
-                f"ratio {ours['per_s'] / raw:.2f} (target ≥ 0.5)"
+                f"ratio {ours['per_s'] / raw:.2f} (target ≥ 0.5); "
+                f"server CPU {ours['cpu_us']:.0f} µs a contact"
             )
             print(line, flush=True)
             lines.append(line)

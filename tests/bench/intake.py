@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.bench.common import TOKEN, percentile, served
+from tests.bench.common import TOKEN, cpu_seconds, percentile, served
 
 CONCURRENCY = 32
 
@@ -28,7 +28,7 @@ def _contact(worker: int, n: int) -> dict[str, Any]:
 
 
 async def over_http(database_url: str, cwd: Path, seconds: float) -> dict[str, float]:
-    async with served({"HANDOFF_DATABASE_URL": database_url}, cwd) as (url, _proc):
+    async with served({"HANDOFF_DATABASE_URL": database_url}, cwd) as (url, proc):
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds
 
@@ -46,15 +46,18 @@ async def over_http(database_url: str, cwd: Path, seconds: float) -> dict[str, f
                 n += 1
 
         connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+        cpu_before = cpu_seconds(proc.pid)
         began = time.perf_counter()
         async with aiohttp.ClientSession(connector=connector) as http:
             await asyncio.gather(*(client(i, http) for i in range(CONCURRENCY)))
         elapsed = time.perf_counter() - began
+        cpu = cpu_seconds(proc.pid) - cpu_before
     return {
         "per_s": len(latencies) / elapsed,
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
         "count": len(latencies),
+        "cpu_us": cpu / max(1, len(latencies)) * 1e6,  # the server's CPU per contact
     }
 
 

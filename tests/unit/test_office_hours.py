@@ -70,3 +70,22 @@ def test_a_calendar_that_never_opens_does_not_loop_forever() -> None:
     start = ams(2026, 1, 1, 0, 0)
     assert never.add(start, 10) > ams(2027, 1, 1, 0, 0)
     assert not never.is_open(start)
+
+
+def test_remembered_days_give_the_answers_a_fresh_calendar_gives() -> None:
+    """Days are worked out once per calendar; reusing them must not change any answer."""
+    weekly = parse_weekly("mon-fri 08:30-17:00; sat 10:00-12:00")
+    closed = {date(2026, 12, 25), date(2026, 12, 26)}
+    reused = OfficeHours(weekly, AMS, closed.__contains__)
+    moments = [
+        ams(2026, 12, day, hour, minute)
+        for day in range(20, 31)
+        for hour in (0, 8, 12, 16, 23)
+        for minute in (0, 45)
+    ]
+    for moment in moments + moments[::-1]:
+        fresh = OfficeHours(weekly, AMS, closed.__contains__)
+        assert reused.add(moment, 30) == fresh.add(moment, 30)
+        assert reused.is_open(moment) == fresh.is_open(moment)
+        assert reused.next_opening(moment) == fresh.next_opening(moment)
+        assert reused.next_closing(moment) == fresh.next_closing(moment)

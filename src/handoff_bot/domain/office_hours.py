@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -16,6 +16,7 @@ _ENTRY = re.compile(
     r"^(?P<days>[a-z,\-]+)\s+(?P<spans>\d{1,2}:\d{2}-\d{1,2}:\d{2}(?:\s*,\s*\d{1,2}:\d{2}-\d{1,2}:\d{2})*)$"
 )
 HORIZON_DAYS = 400  # a calendar that is closed for longer than this is treated as never open
+DAYS_KEPT = 1024  # days whose intervals are remembered (a few years around now; then start afresh)
 
 Span = tuple[time, time]
 
@@ -69,20 +70,35 @@ class OfficeHours:
     tz: tzinfo
     closed: Callable[[date], bool] = lambda _day: False  # public holidays and closed dates
 
+    # A day's open intervals, worked out once: every intake asks (its claim reminder's due time), and
+    # the time-zone arithmetic and holiday look-up were a few percent of the intake benchmark's CPU.
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    def _day(self, current: date) -> tuple[tuple[datetime, datetime], ...]:
+        found = self._days.get(current)
+        if found is None:
+            if len(self._days) >= DAYS_KEPT:
+                self._days.clear()
+            found = self._days[current] = () if self.closed(current) else tuple(self._open(current))
+        return found
+
+    def _open(self, current: date) -> Iterator[tuple[datetime, datetime]]:
+        for start, end in self.weekly.get(current.weekday(), ()):
+            opens = datetime.combine(current, start, self.tz).astimezone(UTC)
+            closes = (
+                datetime.combine(current + timedelta(days=1), time.min, self.tz)
+                if end == time.max
+                else datetime.combine(current, end, self.tz)
+            ).astimezone(UTC)
+            yield opens, closes
+
     def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Open intervals (UTC) that end after `moment`, in order."""
         day = moment.astimezone(self.tz).date()
         for offset in range(HORIZON_DAYS):
-            current = day + timedelta(days=offset)
-            if self.closed(current):
-                continue
-            for start, end in self.weekly.get(current.weekday(), ()):
-                opens = datetime.combine(current, start, self.tz).astimezone(UTC)
-                closes = (
-                    datetime.combine(current + timedelta(days=1), time.min, self.tz)
-                    if end == time.max
-                    else datetime.combine(current, end, self.tz)
-                ).astimezone(UTC)
+            for opens, closes in self._day(day + timedelta(days=offset)):
                 if closes > moment:
                     yield opens, closes
 
