@@ -162,3 +162,54 @@ async def test_two_instances_racing_on_one_new_customer_and_one_external_id_stor
         assert await _count(sessions, CustomerRow.id) == 2
     finally:
         await other_engine.dispose()
+
+
+class _Counting(SqlUnitOfWorkFactory):
+    """Counts the units of work open at once: proof that two groups were on the wire together."""
+
+    open = peak = 0
+
+    def __call__(self) -> Any:
+        tx, factory = super().__call__(), self
+
+        class Tracked:
+            async def __aenter__(self) -> Any:
+                factory.open += 1
+                factory.peak = max(factory.peak, factory.open)
+                return await tx.__aenter__()
+
+            async def __aexit__(self, *exc: Any) -> None:
+                factory.open -= 1
+                await tx.__aexit__(*exc)
+
+        return Tracked()
+
+
+async def test_groups_written_at_once_on_one_instance_store_each_customer_and_external_id_once(
+    database: Database, uow: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """PostgreSQL writes two groups at once: arrivals for one customer land in both and race."""
+    counting = _Counting(uow.sessions, platforms=("fake",), clock=clock)
+    assert counting.group_writers == (1 if database.kind == "sqlite" else 2)
+    policy = _policy()
+    cmds: list[ReceiveContact] = []
+    tasks = []
+    for wave in range(6):  # each wave arrives while the one before is being written
+        wave_cmds = [_cmd(f"w{wave}-{n}", email="golf@example.org") for n in range(6)]
+        wave_cmds += [_cmd("zelfde", "g-1", phone="+31612340000") for _ in range(3)]
+        cmds += wave_cmds
+        tasks += [
+            asyncio.create_task(receive_contact(c, uow=counting, clock=clock, reminders=policy))
+            for c in wave_cmds
+        ]
+        await asyncio.sleep(0.002)
+    results = await asyncio.gather(*tasks)
+    by_email = [r for r, c in zip(results, cmds, strict=True) if c.customer.email]
+    by_id = [r for r, c in zip(results, cmds, strict=True) if c.external_id]
+    assert len({r.contact.customer_id for r in by_email}) == 1
+    assert len({r.contact.id for r in by_email}) == 36
+    assert len({r.contact.id for r in by_id}) == 1 and sum(r.created for r in by_id) == 1
+    assert await _count(uow.sessions, ContactRow.id) == 37
+    assert await _count(uow.sessions, CustomerRow.id) == 2
+    if database.kind == "postgres":
+        assert counting.peak >= 2, "no two groups were written at once"

@@ -99,3 +99,61 @@ async def test_a_writer_cancelled_while_gathering_hands_on_its_turn() -> None:
     assert leader.cancelled()
     assert await asyncio.wait_for(line.submit(3), 1) == "stored 3"
     assert 1 not in [i for batch in store.batches for i in batch]
+
+
+async def test_with_two_writers_two_writes_run_at_once_and_the_rest_queue_behind_them() -> None:
+    store = Store()
+    store.gate = asyncio.Event()
+    line = GroupCommit(store.write, limit=3, writers=2)
+    first = asyncio.create_task(line.submit(0))
+    await asyncio.sleep(0.01)  # 0 is being written (the gate holds it on the wire)
+    second = asyncio.create_task(line.submit(1))
+    await asyncio.sleep(0.01)
+    assert store.batches == [[0], [1]]  # the second writer did not wait for the first
+    later = [asyncio.create_task(line.submit(i)) for i in range(2, 7)]
+    await asyncio.sleep(0.01)
+    store.gate.set()
+    assert [await first, await second] == ["stored 0", "stored 1"]
+    assert await asyncio.gather(*later) == [f"stored {i}" for i in range(2, 7)]
+    # Every item written exactly once, in batches of at most three.
+    written = [i for batch in store.batches for i in batch]
+    assert sorted(written) == list(range(7)) and all(len(b) <= 3 for b in store.batches)
+
+
+def test_a_group_commit_without_writers_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one writer"):
+        GroupCommit(Store().write, writers=0)
+
+
+async def test_callers_arriving_while_a_writer_gathers_join_its_group_not_a_second_writer() -> None:
+    store = Store()
+    line = GroupCommit(store.write, writers=2)
+    assert await asyncio.gather(*(line.submit(i) for i in range(5))) == [f"stored {i}" for i in range(5)]
+    assert store.batches == [[0, 1, 2, 3, 4]]
+
+
+async def test_a_caller_given_the_turn_but_cancelled_before_taking_it_hands_it_on() -> None:
+    store = Store()
+    store.gate = asyncio.Event()
+    victims: list[asyncio.Task[str]] = []
+
+    class CancelledOnTheirTurn(GroupCommit[int, str]):
+        def _lead(self, future: asyncio.Future[object]) -> None:  # type: ignore[override]
+            super()._lead(future)  # type: ignore[arg-type]
+            for task in victims:
+                task.cancel()  # the turn is theirs, but they are cancelled before they run again
+
+    line = CancelledOnTheirTurn(store.write)
+    first = asyncio.create_task(line.submit(0))
+    await asyncio.sleep(0.01)
+    doomed = asyncio.create_task(line.submit(1))
+    after = asyncio.create_task(line.submit(2))
+    await asyncio.sleep(0.01)
+    victims.append(doomed)
+    store.gate.set()
+    assert await first == "stored 0"
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    victims.clear()
+    assert await asyncio.wait_for(after, 1) == "stored 2"
+    assert store.batches == [[0], [2]]

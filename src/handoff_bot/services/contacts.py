@@ -139,7 +139,8 @@ async def receive_contact(
             assert alive is not None, "a unit-of-work factory in use is alive"
             return await _receive_many(alive, batch)
 
-        line = _lines[uow] = GroupCommit(write, limit=GROUP_LIMIT)
+        writers = getattr(uow, "group_writers", 1)
+        line = _lines[uow] = GroupCommit(write, limit=GROUP_LIMIT, writers=writers)
     return await line.submit(arrival)
 
 

@@ -16,6 +16,8 @@ from handoff_bot.storage.outbox import SqlOutboxWriter
 from handoff_bot.storage.repositories import SqlContacts, SqlCustomers, SqlPeople, SqlQuestions, SqlTimeline
 
 Listener = Callable[[Committed], None]
+# Intake benchmark on PostgreSQL, 20 s runs: ratio 0.47-0.49 with one writer, 0.51-0.54 with two.
+GROUP_WRITERS = 2
 
 
 class SqlUnitOfWork:
@@ -84,6 +86,11 @@ class SqlUnitOfWorkFactory:
     ) -> None:
         self.sessions, self.platforms, self.clock = sessions, tuple(platforms), clock
         self.listeners: list[Listener] = list(listeners)
+        # SQLite takes one writer at a time (and its driver runs on the loop); a PostgreSQL server can
+        # work on the next group while one is on the wire.
+        bind = sessions.kw.get("bind")
+        sqlite = bind is None or bind.dialect.name == "sqlite"
+        self.group_writers = 1 if sqlite else GROUP_WRITERS
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions, self.platforms, self.clock, self.listeners)
