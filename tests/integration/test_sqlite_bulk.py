@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff_bot.storage import sqlite_bulk
@@ -157,3 +157,14 @@ def test_the_fast_time_conversion_equals_sqlalchemys(moment: datetime | None) ->
     general = column_type.dialect_impl(dialect).bind_processor(dialect)
     assert general is not None
     assert sqlite_bulk._sqlite_time(moment) == general(moment)
+
+
+async def test_a_database_error_in_bulk_is_sqlalchemys_operational_error(engine: AsyncEngine) -> None:
+    """The intake and the API's 503 tell an unavailable database by SQLAlchemy's classes."""
+    table = Table("missing", MetaData(), Column("id", Integer, primary_key=True))
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        db = await sqlite_bulk.connection(session)
+        assert db is not None
+        with pytest.raises(OperationalError, match="no such table"):
+            sqlite_bulk.insert(db, session.get_bind().dialect, table, [{"id": 1}])

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
@@ -113,7 +113,7 @@ def insert(
     *,
     on_conflict_do_nothing: str | None = None,
 ) -> None:
-    """Insert `rows` (all with the same keys) in one executemany; IntegrityError as SQLAlchemy raises it."""
+    """Insert `rows` (all with the same keys) in one executemany; errors wrapped as SQLAlchemy wraps them."""
     if not rows:
         return
     suffix = f" ON CONFLICT ({on_conflict_do_nothing}) DO NOTHING" if on_conflict_do_nothing else ""
@@ -125,8 +125,10 @@ def insert(
     parameters = statement.parameters(rows)
     try:
         db.executemany(statement.sql, parameters)
-    except sqlite3.IntegrityError as exc:
-        raise IntegrityError(statement.sql, None, exc) from exc
+    except sqlite3.Error as exc:
+        # As SQLAlchemy wraps them (IntegrityError, OperationalError, ...): callers tell a lost race
+        # or an unavailable database by those classes, whichever path wrote.
+        raise DBAPIError.instance(statement.sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
 
 
 def highest_id(db: sqlite3.Connection, table: Table) -> int:
