@@ -25,9 +25,10 @@ ERROR_MAX = 2000
 _OUTBOX = Base.metadata.tables["outbox"]
 _ADD = insert(_OUTBOX)
 # ON CONFLICT DO NOTHING: a duplicate must not abort the caller's transaction.
+_DEDUPE = "dedupe_key"
 _ADD_ONCE = {
-    "postgresql": pg_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "postgresql": pg_insert(_OUTBOX).on_conflict_do_nothing(index_elements=[_DEDUPE]),
+    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing(index_elements=[_DEDUPE]),
 }
 
 
@@ -50,13 +51,13 @@ class SqlOutboxWriter:
         if not rows:
             return
         dialect = self.s.get_bind().dialect
-        db = await sqlite_bulk.connection(self.s) if dialect.name == "sqlite" else None
+        db = await sqlite_bulk.connection(self.s)
         start = 0
         for end in range(1, len(rows) + 1):
             if end == len(rows) or rows[end][0] != rows[start][0]:
                 once, values = rows[start][0], [v for _, v in rows[start:end]]
                 if db is not None:
-                    conflict = "dedupe_key" if once else None
+                    conflict = _DEDUPE if once else None
                     sqlite_bulk.insert(db, dialect, _OUTBOX, values, on_conflict_do_nothing=conflict)
                 else:
                     await self.s.execute(_ADD_ONCE[dialect.name] if once else _ADD, values)

@@ -291,7 +291,7 @@ class SqlCustomers:
             for i in c.sorted_identities()
         ]
         if identities:
-            db = await sqlite_bulk.connection(self.s) if self.s.get_bind().dialect.name == "sqlite" else None
+            db = await sqlite_bulk.connection(self.s)
             await _insert_plain(self.s, _IDENTITIES, identities, "customer_identity", db)
 
     async def save(self, customer: Customer) -> None:

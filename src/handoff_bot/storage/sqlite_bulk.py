@@ -86,8 +86,14 @@ def _processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] 
 _statements: dict[tuple[str, tuple[str, ...], str], _Insert] = {}
 
 
+_CONNECTION = "handoff_bot.sqlite_bulk.connection"  # its key in session.info
+
+
 async def connection(session: AsyncSession) -> sqlite3.Connection | None:
-    """The sqlite3 connection under the session's transaction, or None when it is not our driver's."""
+    """The sqlite3 connection under the session's transaction; None on PostgreSQL, or on SQLite through
+    another driver than ours (then the caller writes through SQLAlchemy)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
     # Asked several times per transaction: remembered for the transaction it was found in.
     transaction = session.sync_session.get_transaction()
     known = session.info.get(_CONNECTION)
@@ -100,9 +106,6 @@ async def connection(session: AsyncSession) -> sqlite3.Connection | None:
     found = driver.sqlite if isinstance(driver, sqlite_driver.Connection) else None
     session.info[_CONNECTION] = (session.sync_session.get_transaction(), found)
     return found
-
-
-_CONNECTION = "handoff_bot.sqlite_bulk.connection"
 
 
 def insert(
