@@ -25,6 +25,7 @@ from handoff_bot.services.ports import Clock, Committed
 from handoff_bot.services.privacy import schedule_retention
 from handoff_bot.services.reminders import schedule_summary
 from handoff_bot.storage import priority
+from handoff_bot.storage.checkpoint import checkpoint_in_background
 from handoff_bot.storage.db import create_engine, session_factory
 from handoff_bot.storage.migrate import upgrade_database
 from handoff_bot.storage.outbox import OutboxStore
@@ -140,18 +141,21 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     engine = create_engine(settings.database_url, **app[ENGINE_OPTIONS])
-    if settings.auto_migrate:
-        await upgrade_database(engine)
-    sessions = session_factory(engine)
-    platforms = configured_platforms(settings)
-    app[keys.ENGINE] = engine
-    app[keys.UOW] = SqlUnitOfWorkFactory(
-        sessions, platforms=platforms, clock=app[keys.CLOCK], listeners=[app[keys.METRICS].on_commit]
-    )
-    app[keys.OUTBOX] = OutboxStore(sessions, app[keys.CLOCK])
+    checkpointer = checkpoint_in_background(engine)  # SQLite files only; before the first connection
     try:
+        if settings.auto_migrate:
+            await upgrade_database(engine)
+        sessions = session_factory(engine)
+        platforms = configured_platforms(settings)
+        app[keys.ENGINE] = engine
+        app[keys.UOW] = SqlUnitOfWorkFactory(
+            sessions, platforms=platforms, clock=app[keys.CLOCK], listeners=[app[keys.METRICS].on_commit]
+        )
+        app[keys.OUTBOX] = OutboxStore(sessions, app[keys.CLOCK])
         yield
     finally:
+        if checkpointer is not None:
+            checkpointer.stop()
         await engine.dispose()
 
 
