@@ -57,34 +57,9 @@ def _pages(path: Path, suffix: str = "") -> int:
     return file.stat().st_size // PAGE if file.exists() else 0
 
 
-def test_the_thread_copies_the_wal_into_the_database_file(tmp_path: Path) -> None:
-    alone, helped = tmp_path / "alone.db", tmp_path / "helped.db"
-    control = _writer(alone, autocheckpoint=0)  # kept open: closing it would checkpoint
-    _write(control, 400)  # 1,600 rows of most of a page each
-    conn = _writer(helped, autocheckpoint=0)
-    checkpointer = WalCheckpointer(str(helped), interval=0.002)
-    checkpointer.start()
-    try:
-        _write(conn, 400)
-    finally:
-        checkpointer.stop()
-    assert checkpointer.passes > 0 and checkpointer.failures == 0
-    # Without the thread every page is still only in the WAL; with it, the writer never checkpointed
-    # and yet they are in the database file.
-    assert _pages(alone, "-wal") > 1600 and _pages(alone) < 10
-    assert _pages(helped) > 1400  # all but what came after its last pass
-    assert conn.execute("SELECT count(*) FROM t").fetchone() == (1600,)
-    # All that is left to the writer's own checkpoint is what came after the thread's last pass.
-    _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(NOOP)").fetchone()
-    assert frames - copied < 200
-    control.close()
-
-
-def test_the_writers_own_checkpoint_keeps_the_wal_short(tmp_path: Path) -> None:
-    """The thread's passive checkpoints seldom let SQLite start the WAL over under steady writes;
-    the writer's checkpoint at a higher mark does, and costs it little, the thread having copied most."""
-    path = tmp_path / "steady.db"
-    conn = _writer(path, autocheckpoint=300)
+def _write_beside_the_thread(path: Path, autocheckpoint: int) -> sqlite3.Connection:
+    """1,600 rows of most of a page each while a checkpointer runs; the writer's connection, still open."""
+    conn = _writer(path, autocheckpoint)
     checkpointer = WalCheckpointer(str(path), interval=0.002)
     checkpointer.start()
     try:
@@ -92,8 +67,30 @@ def test_the_writers_own_checkpoint_keeps_the_wal_short(tmp_path: Path) -> None:
     finally:
         checkpointer.stop()
     assert checkpointer.passes > 0 and checkpointer.failures == 0
-    assert _pages(path, "-wal") < 600
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (1600,)
+    return conn
+
+
+def test_the_thread_copies_the_wal_into_the_database_file(tmp_path: Path) -> None:
+    alone, helped = tmp_path / "alone.db", tmp_path / "helped.db"
+    control = _writer(alone, autocheckpoint=0)  # kept open: closing it would checkpoint
+    _write(control, 400)
+    conn = _write_beside_the_thread(helped, autocheckpoint=0)
+    # Without the thread every page is still only in the WAL; with it, the writer never checkpointed
+    # and yet they are in the database file.
+    assert _pages(alone, "-wal") > 1600 and _pages(alone) < 10
+    assert _pages(helped) > 1400  # all but what came after its last pass
+    control.close()
+    conn.close()
+
+
+def test_the_writers_own_checkpoint_keeps_the_wal_short(tmp_path: Path) -> None:
+    """The thread's passive checkpoints seldom let SQLite start the WAL over under steady writes;
+    the writer's checkpoint at a higher mark does, and costs it little, the thread having copied most."""
+    path = tmp_path / "steady.db"
+    conn = _write_beside_the_thread(path, autocheckpoint=300)
+    assert _pages(path, "-wal") < 600  # the control test's WAL passed 1,600 pages
+    conn.close()
 
 
 def test_the_thread_waits_for_the_serving_connection_to_make_the_file(tmp_path: Path) -> None:
