@@ -142,8 +142,8 @@ def _check_identities(table: dict[int, Customer], customer: Customer) -> None:
 
 
 class MemoryContacts:
-    def __init__(self, state: MemoryState) -> None:
-        self._state = state
+    def __init__(self, state: MemoryState, people: MemoryPeople) -> None:
+        self._state, self.people = state, people
         self.pending: dict[int, Contact] = {}
         self.versions = _Versioned("contact")
 
@@ -155,6 +155,10 @@ class MemoryContacts:
         if found is None:
             raise NotFound(entity="contact", key=contact_id)
         return copy.deepcopy(found)
+
+    async def get_for(self, contact_id: int, person_id: int) -> Contact:
+        await self.people.get(person_id)
+        return await self.get(contact_id)
 
     async def by_external_id(self, source: str, external_id: str) -> Contact | None:
         for contact in self._view().values():
@@ -483,8 +487,8 @@ class FakeUnitOfWork:
         state = self._factory.state
         self._factory.entered += 1
         self._committed = False
-        self.customers, self.contacts = MemoryCustomers(state), MemoryContacts(state)
         self.people, self.questions = MemoryPeople(state), MemoryQuestions(state)
+        self.customers, self.contacts = MemoryCustomers(state), MemoryContacts(state, self.people)
         self.timeline = MemoryTimeline(state)
         self.outbox = MemoryOutbox(self._factory.platforms, self._factory.clock)
         self.mail = MemoryMail(state)

@@ -7,13 +7,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_bot.clock import ManualClock
 from handoff_bot.domain.contacts import Channel, Contact, ContactStatus
 from handoff_bot.domain.customers import Customer, Identity, IdentityKind
-from handoff_bot.domain.errors import ConcurrentUpdate, NotFound
+from handoff_bot.domain.errors import AlreadyClaimed, ConcurrentUpdate, NotFound
 from handoff_bot.domain.events import EventKind, TimelineEvent
 from handoff_bot.domain.people import Person
 from handoff_bot.domain.questions import Question, QuestionStatus
@@ -322,3 +323,42 @@ async def test_earlier_contacts_of_a_customer_newest_first_with_who_handled_them
     assert count == 3
     assert none_before_first == 0
     assert others == []
+
+
+async def test_a_contact_read_for_a_person_names_whichever_is_missing_person_first(uow, clock) -> None:
+    """A click reads the contact and checks the clicker in one statement (ContactRepository.get_for);
+    the errors are those of reading the person, then the contact."""
+    anna = await _person(uow, "Anna")
+    contact = await _receive(uow, clock, subject="terugbellen", name="Piet")
+    assert contact.id is not None
+    async with uow() as tx:
+        assert await tx.contacts.get_for(contact.id, anna) == await tx.contacts.get(contact.id)
+        with pytest.raises(NotFound) as no_person:
+            await tx.contacts.get_for(contact.id, anna + 1000)
+        with pytest.raises(NotFound) as neither:
+            await tx.contacts.get_for(contact.id + 1000, anna + 1000)
+        with pytest.raises(NotFound) as no_contact:
+            await tx.contacts.get_for(contact.id + 1000, anna)
+    assert (no_person.value.entity, no_person.value.key) == ("person", anna + 1000)
+    assert (neither.value.entity, neither.value.key) == ("person", anna + 1000)
+    assert (no_contact.value.entity, no_contact.value.key) == ("contact", contact.id + 1000)
+
+
+async def test_a_refused_claim_reads_once(uow, clock, engine) -> None:
+    """Nineteen of twenty clicks on a new card are refusals: each is one read, no write."""
+    anna, bob = await _person(uow, "Anna"), await _person(uow, "Bob")
+    contact = await _receive(uow, clock, name="Piet")
+    assert contact.id is not None
+    await claim_contact(ClaimContact(contact.id, anna), uow=uow, clock=clock)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        with pytest.raises(AlreadyClaimed):
+            await claim_contact(ClaimContact(contact.id, bob), uow=uow, clock=clock)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert [s for s in statements if s != "BEGIN"] == ["SELECT"]

@@ -320,11 +320,15 @@ async def _transition(
 
     async def attempt() -> Contact:
         async with uow() as tx:
-            for person_id in person_ids:
-                await tx.people.get(person_id)  # NotFound before any rule is applied
-            if check is not None:
-                await check(tx)
-            contact = await tx.contacts.get(contact_id)
+            # NotFound before any rule is applied; one person and no other check (a click) is one read.
+            if len(person_ids) == 1 and check is None:
+                contact = await tx.contacts.get_for(contact_id, person_ids[0])
+            else:
+                for person_id in person_ids:
+                    await tx.people.get(person_id)
+                if check is not None:
+                    await check(tx)
+                contact = await tx.contacts.get(contact_id)
             event = change(contact)
             await tx.contacts.save(contact)
             await record(tx, event)

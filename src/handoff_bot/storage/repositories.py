@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,6 +155,11 @@ _BY_EXTERNAL_ID = select(_CONTACTS).where(
     _CONTACTS.c.source == bindparam("source"), _CONTACTS.c.external_id == bindparam("external_id")
 )
 _CONTACT_BY_ID = select(_CONTACTS).where(_CONTACTS.c.id == bindparam("id"))
+_PERSON_EXISTS = exists().where(Base.metadata.tables["people"].c.id == bindparam("person"))
+# One round trip instead of two on every click: of a refused click's four, one.
+_CONTACT_FOR_PERSON = select(_CONTACTS, _PERSON_EXISTS.label("person_exists")).where(
+    _CONTACTS.c.id == bindparam("id")
+)
 _SAVE_CONTACT = (
     update(_CONTACTS)
     .where(_CONTACTS.c.id == bindparam("row_id"), _CONTACTS.c.version == bindparam("read_version"))
@@ -368,6 +373,15 @@ class SqlContacts:
         if row is None:
             raise NotFound(entity="contact", key=contact_id)
         return _contact(row)
+
+    async def get_for(self, contact_id: int, person_id: int) -> Contact:
+        row = (await self.s.execute(_CONTACT_FOR_PERSON, {"id": contact_id, "person": person_id})).first()
+        if row is not None and row.person_exists:
+            return _contact(row)
+        # No row says nothing about the person: ask (only on this path), so they are named first.
+        if row is None and await self.s.scalar(select(_PERSON_EXISTS), {"person": person_id}):
+            raise NotFound(entity="contact", key=contact_id)
+        raise NotFound(entity="person", key=person_id)
 
     async def by_external_id(self, source: str, external_id: str) -> Contact | None:
         row = (await self.s.execute(_BY_EXTERNAL_ID, {"source": source, "external_id": external_id})).first()
