@@ -213,3 +213,29 @@ async def test_groups_written_at_once_on_one_instance_store_each_customer_and_ex
     assert await _count(uow.sessions, CustomerRow.id) == 2
     if database.kind == "postgres":
         assert counting.peak >= 2, "no two groups were written at once"
+
+
+async def test_a_group_whose_commit_failed_is_not_stored_again_one_by_one(
+    uow: SqlUnitOfWorkFactory, clock: ManualClock, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A COMMIT that fails may still have taken effect (a connection lost as it went): the fallback
+    of storing each contact on its own, right for a statement refused before it, would store them twice."""
+    failed = False
+
+    def lost_after_commit(_committed: Committed) -> None:
+        nonlocal failed
+        if not failed:  # the rows are committed; the caller only learns that something went wrong
+            failed = True
+            raise ConnectionResetError("connection lost while committing")
+
+    uow.listeners.append(lost_after_commit)
+    results = await asyncio.gather(
+        *(
+            receive_contact(_cmd(f"vraag {n}", email=f"k{n}@example.org"), uow=uow, clock=clock)
+            for n in range(6)
+        ),
+        return_exceptions=True,
+    )
+    assert failed
+    assert all(isinstance(r, ConnectionResetError) for r in results), results
+    assert await _count(sessions, ContactRow.id) == 6  # once, not twelve

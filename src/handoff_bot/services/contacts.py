@@ -17,7 +17,7 @@ from handoff_bot.domain.customers import (
     normalise_handle,
     normalise_phone,
 )
-from handoff_bot.domain.errors import InvalidIdentity
+from handoff_bot.domain.errors import ConcurrentUpdate, InvalidIdentity
 from handoff_bot.domain.events import TimelineEvent
 from handoff_bot.domain.text import clean_text
 from handoff_bot.services.batching import GroupCommit
@@ -209,6 +209,10 @@ async def _receive_many(uow: UnitOfWorkFactory, batch: Sequence[_Arrival]) -> li
     if len(together) > 1:
         try:
             received = await _store_together(uow, together)
+        except _CommitFailed as failed:
+            # The group may be stored (a connection lost during COMMIT): storing it again one by one
+            # could store every contact twice. Each caller gets the error, and may retry.
+            return [failed.error] * len(batch)
         except Exception:
             received = []
         stored = {id(a): r for a, r in zip(together, received, strict=False)}
@@ -263,8 +267,21 @@ async def _store_together(uow: UnitOfWorkFactory, batch: Sequence[_Arrival]) -> 
             for effect in effects_of(event):
                 await tx.outbox.enqueue(effect)
             await _enqueue_timers(tx, contact, arrival.reminders)
-        await tx.commit()
+        try:
+            await tx.commit()
+        except ConcurrentUpdate:
+            raise  # a unique key refused the write: nothing was stored, each is stored on its own
+        except Exception as exc:
+            raise _CommitFailed(exc) from exc
     return [Received(c, created=True) for c in contacts]
+
+
+class _CommitFailed(Exception):
+    """A group's COMMIT failed: unlike a statement before it, it may have taken effect."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 async def claim_contact(cmd: ClaimContact, *, uow: UnitOfWorkFactory, clock: Clock) -> Contact:
