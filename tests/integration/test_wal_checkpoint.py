@@ -24,7 +24,12 @@ from handoff_bot.config import load_settings
 from handoff_bot.domain.contacts import Channel
 from handoff_bot.services.commands import CustomerDetails, ReceiveContact
 from handoff_bot.services.contacts import receive_contact
-from handoff_bot.storage.checkpoint import LOOP_PAGES, WalCheckpointer, database_file
+from handoff_bot.storage.checkpoint import (
+    LOOP_PAGES,
+    WalCheckpointer,
+    checkpoint_in_background,
+    database_file,
+)
 from handoff_bot.storage.db import create_engine, session_factory
 from handoff_bot.storage.migrate import upgrade_database
 from handoff_bot.storage.models import ContactRow
@@ -170,11 +175,11 @@ async def test_the_app_leaves_checkpoints_to_the_thread_and_stops_it(tmp_path: P
     settings = load_settings(database_url=f"sqlite+aiosqlite:///{path}")
     app = build_app(settings, run_worker=False)
     async with TestClient(TestServer(app)):
-        assert any(t.name == "sqlite-checkpoint" for t in threading.enumerate())
+        assert _running()
         async with app[keys.ENGINE].connect() as conn:
             pages = await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")
             assert pages.scalar() == LOOP_PAGES
-    assert not any(t.name == "sqlite-checkpoint" for t in threading.enumerate())
+    assert not _running()
     # The thread's connection closed first, so the engine's, the last one, removed the WAL.
     assert not path.with_name(path.name + "-wal").exists()
 
@@ -183,4 +188,28 @@ async def test_an_in_memory_database_runs_no_thread() -> None:
     settings = load_settings(database_url="sqlite+aiosqlite://")
     app = build_app(settings, run_worker=False)
     async with TestClient(TestServer(app)):
-        assert not any(t.name == "sqlite-checkpoint" for t in threading.enumerate())
+        assert not _running()
+
+
+async def test_the_thread_starts_with_the_first_connection_and_not_after_it_stopped(tmp_path: Path) -> None:
+    """The serving connection opens the file first: it switches it to WAL and recovers a WAL a crash
+    left behind, which it cannot do while another connection holds the file."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'first.db'}")
+    checkpointer = checkpoint_in_background(engine)
+    assert checkpointer is not None
+    try:
+        assert not _running()
+        async with engine.connect() as conn:
+            pages = await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")
+            assert pages.scalar() == LOOP_PAGES
+        assert _running()
+    finally:
+        checkpointer.stop()
+    assert not _running()
+    checkpointer.start()
+    assert not _running()
+    await engine.dispose()
+
+
+def _running() -> bool:
+    return any(t.name == "sqlite-checkpoint" for t in threading.enumerate())

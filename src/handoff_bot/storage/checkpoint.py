@@ -53,7 +53,9 @@ class WalCheckpointer:
         self.failures = 0
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the thread, once; not after stop()."""
+        if not self._thread.is_alive() and self._thread.ident is None and not self._stop.is_set():
+            self._thread.start()
 
     def stop(self) -> None:
         """Stop and close the thread's connection (before the engine's, so that one removes the WAL)."""
@@ -102,17 +104,19 @@ class WalCheckpointer:
 
 
 def checkpoint_in_background(engine: AsyncEngine, **options: Any) -> WalCheckpointer | None:
-    """Start a checkpointer for a SQLite file engine (None otherwise); call it before the first
-    connection, so every connection of the engine defers to it. Stop it before disposing the engine."""
+    """A checkpointer for a SQLite file engine (None otherwise); call it before the first connection,
+    so every connection of the engine defers to it. Stop it before disposing the engine."""
     path = database_file(engine)
     if path is None:
         return None
+    checkpointer = WalCheckpointer(path, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         raw: sqlite3.Connection = dbapi_connection._connection.sqlite
         raw.execute(f"PRAGMA wal_autocheckpoint={LOOP_PAGES}")
+        # Only now: the serving connection has opened the file, switched it to WAL and recovered a WAL
+        # left by a crash, which it could not do while another connection held the file.
+        checkpointer.start()
 
-    checkpointer = WalCheckpointer(path, **options)
-    checkpointer.start()
     return checkpointer

@@ -156,7 +156,8 @@ _BY_EXTERNAL_ID = select(_CONTACTS).where(
 )
 _CONTACT_BY_ID = select(_CONTACTS).where(_CONTACTS.c.id == bindparam("id"))
 _PERSON_EXISTS = exists().where(Base.metadata.tables["people"].c.id == bindparam("person"))
-# One round trip instead of two on every click: of a refused click's four, one.
+# A click's contact and clicker in one round trip, not two (a refused click made four: BEGIN, two
+# reads, ROLLBACK).
 _CONTACT_FOR_PERSON = select(_CONTACTS, _PERSON_EXISTS.label("person_exists")).where(
     _CONTACTS.c.id == bindparam("id")
 )
