@@ -161,7 +161,7 @@ async def test_intakes_racing_constant_checkpoints_are_all_stored(tmp_path: Path
                 return_exceptions=True,
             )
             assert [r for r in results if isinstance(r, BaseException)] == []
-            await asyncio.sleep(0.002)  # let the thread get the lock between waves, too
+            await asyncio.sleep(0.002)  # let the thread run between waves, too
     finally:
         checkpointer.stop()
     assert checkpointer.passes > 0 and checkpointer.failures == 0
