@@ -54,7 +54,7 @@ class WalCheckpointer:
 
     def start(self) -> None:
         """Start the thread, once; not after stop()."""
-        if not self._thread.is_alive() and self._thread.ident is None and not self._stop.is_set():
+        if self._thread.ident is None and not self._stop.is_set():
             self._thread.start()
 
     def stop(self) -> None:
@@ -103,13 +103,13 @@ class WalCheckpointer:
             self.passes += 1
 
 
-def checkpoint_in_background(engine: AsyncEngine, **options: Any) -> WalCheckpointer | None:
+def checkpoint_in_background(engine: AsyncEngine) -> WalCheckpointer | None:
     """A checkpointer for a SQLite file engine (None otherwise); call it before the first connection,
     so every connection of the engine defers to it. Stop it before disposing the engine."""
     path = database_file(engine)
     if path is None:
         return None
-    checkpointer = WalCheckpointer(path, **options)
+    checkpointer = WalCheckpointer(path)
 
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

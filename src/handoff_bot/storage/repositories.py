@@ -47,6 +47,7 @@ async def flush(session: AsyncSession, entity: str, key: object) -> None:
 _CUSTOMERS = Base.metadata.tables["customers"]
 _IDENTITIES = Base.metadata.tables["customer_identities"]
 _CONTACTS = Base.metadata.tables["contacts"]
+_PEOPLE = Base.metadata.tables["people"]
 _TIMELINE = Base.metadata.tables["timeline_events"]
 
 
@@ -155,7 +156,7 @@ _BY_EXTERNAL_ID = select(_CONTACTS).where(
     _CONTACTS.c.source == bindparam("source"), _CONTACTS.c.external_id == bindparam("external_id")
 )
 _CONTACT_BY_ID = select(_CONTACTS).where(_CONTACTS.c.id == bindparam("id"))
-_PERSON_EXISTS = exists().where(Base.metadata.tables["people"].c.id == bindparam("person"))
+_PERSON_EXISTS = exists().where(_PEOPLE.c.id == bindparam("person"))
 # A click's contact and clicker in one round trip, not two (a refused click made four: BEGIN, two
 # reads, ROLLBACK).
 _CONTACT_FOR_PERSON = select(_CONTACTS, _PERSON_EXISTS.label("person_exists")).where(
@@ -534,7 +535,6 @@ class SqlContacts:
         return [_contact(r) for r in (await self.s.scalars(query)).all()]
 
 
-_PEOPLE = Base.metadata.tables["people"]
 _PERSON_IDENTITIES = Base.metadata.tables["person_identities"]
 # A person with their platform identities, in one query (clicks look people up on every request).
 _PERSON_COLUMNS = select(
